@@ -1,0 +1,4 @@
+//! Authentication: request signing and its verification, credentials, IAM tokens.
+
+pub mod signer;
+pub mod verify;

@@ -1,0 +1,9 @@
+//! swr-sync-operator: keeps Huawei Cloud SWR cross-region sync tasks in line with
+//! `ImageSyncRule` resources. The library holds everything; the binary only dispatches.
+
+pub mod auth;
+pub mod cli;
+pub mod emulator;
+pub mod hss;
+pub mod swr;
+pub mod telemetry;
