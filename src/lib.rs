@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod cli;
+pub mod cloud;
 pub mod emulator;
 pub mod hss;
 pub mod swr;

@@ -60,9 +60,8 @@ pub fn verify<'s>(
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
     };
-    let auth = Authorization::parse(
-        header("authorization").ok_or(VerifyError::MissingAuthorization)?,
-    )?;
+    let auth =
+        Authorization::parse(header("authorization").ok_or(VerifyError::MissingAuthorization)?)?;
     let secret = secret_for(&auth.access_key).ok_or(VerifyError::UnknownAccessKey)?;
     let date_name = DATE_HEADER.to_ascii_lowercase();
     if !auth.signed_headers.contains(&date_name) {
@@ -87,7 +86,8 @@ pub fn verify<'s>(
         signed_headers: &auth.signed_headers,
         body: request.body,
     };
-    let expected = signer::signature(secret, sdk_date, &input).ok_or(VerifyError::SignatureMismatch)?;
+    let expected =
+        signer::signature(secret, sdk_date, &input).ok_or(VerifyError::SignatureMismatch)?;
     if signer::signatures_match(&expected, &auth.signature) {
         Ok(auth.access_key)
     } else {

@@ -165,9 +165,18 @@ mod tests {
 
     #[test]
     fn nested_repository_path_form() {
-        assert_eq!(repository_path_segment("apps/api-server"), "apps%24api-server");
-        assert_eq!(repository_from_path_segment("apps%24api-server"), "apps/api-server");
-        assert_eq!(repository_from_path_segment("apps$api-server"), "apps/api-server");
+        assert_eq!(
+            repository_path_segment("apps/api-server"),
+            "apps%24api-server"
+        );
+        assert_eq!(
+            repository_from_path_segment("apps%24api-server"),
+            "apps/api-server"
+        );
+        assert_eq!(
+            repository_from_path_segment("apps$api-server"),
+            "apps/api-server"
+        );
         assert_eq!(repository_from_path_segment("nginx"), "nginx");
     }
 }

@@ -1,0 +1,14 @@
+//! The shared cloud HTTP layer: endpoints, rate limit, transport, errors, and the
+//! authenticated client every service client is built on.
+
+pub mod client;
+pub mod endpoint;
+pub mod error;
+pub mod ratelimit;
+pub mod transport;
+
+pub use client::CloudClient;
+pub use error::{ApiError, ErrorClass, Evidence};
+pub use transport::{
+    CloudRequest, CloudResponse, RequestAuth, Service, Transport, TransportConfig,
+};

@@ -1,0 +1,92 @@
+//! Client-side token bucket: at most `burst` calls at once, refilled at `qps` per second.
+
+use std::time::Duration;
+
+use tokio::sync::Mutex;
+use tokio::time::Instant;
+
+/// A token bucket shared by every call the process makes to the cloud.
+#[derive(Debug)]
+pub struct RateLimiter {
+    qps: f64,
+    burst: f64,
+    state: Mutex<Bucket>,
+}
+
+#[derive(Debug)]
+struct Bucket {
+    tokens: f64,
+    refilled_at: Instant,
+}
+
+impl RateLimiter {
+    /// A bucket that starts full. `qps` must be positive; `burst` is at least 1.
+    pub fn new(qps: f64, burst: u32) -> Self {
+        assert!(qps > 0.0, "qps must be positive");
+        let burst = f64::from(burst.max(1));
+        Self {
+            qps,
+            burst,
+            state: Mutex::new(Bucket {
+                tokens: burst,
+                refilled_at: Instant::now(),
+            }),
+        }
+    }
+
+    /// Waits for a token; returns how long it waited. Waiters queue on the mutex, so they
+    /// are served in arrival order.
+    pub async fn acquire(&self) -> Duration {
+        let started = Instant::now();
+        let mut bucket = self.state.lock().await;
+        let now = Instant::now();
+        let elapsed = now.duration_since(bucket.refilled_at).as_secs_f64();
+        bucket.tokens = (bucket.tokens + elapsed * self.qps).min(self.burst);
+        bucket.refilled_at = now;
+        if bucket.tokens < 1.0 {
+            // Sleeping with the lock held keeps later callers behind this one.
+            let wait = Duration::from_secs_f64((1.0 - bucket.tokens) / self.qps);
+            tokio::time::sleep(wait).await;
+            bucket.tokens = 1.0;
+            bucket.refilled_at = Instant::now();
+        }
+        bucket.tokens -= 1.0;
+        started.elapsed()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn burst_is_free_then_calls_are_spaced_by_qps() {
+        let limiter = RateLimiter::new(10.0, 3);
+        let start = Instant::now();
+        for _ in 0..3 {
+            assert_eq!(limiter.acquire().await, Duration::ZERO);
+        }
+        for _ in 0..10 {
+            limiter.acquire().await;
+        }
+        let elapsed = start.elapsed();
+        assert!(
+            elapsed >= Duration::from_millis(999) && elapsed < Duration::from_millis(1100),
+            "13 calls at qps 10 burst 3 took {elapsed:?}"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn idle_time_refills_up_to_burst_only() {
+        let limiter = RateLimiter::new(1.0, 2);
+        limiter.acquire().await;
+        limiter.acquire().await;
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        let start = Instant::now();
+        limiter.acquire().await;
+        limiter.acquire().await;
+        assert_eq!(start.elapsed(), Duration::ZERO);
+        limiter.acquire().await;
+        assert!(start.elapsed() >= Duration::from_millis(999));
+    }
+}

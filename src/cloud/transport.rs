@@ -1,0 +1,432 @@
+//! The HTTP pipeline every cloud call goes through: rate limit, authentication headers and
+//! signature, per-request timeout, retries of idempotent calls, error classification.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use chrono::Utc;
+use rand::Rng;
+use reqwest::header::HeaderMap;
+use reqwest::Method;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use super::endpoint::Endpoints;
+use super::error::{ApiError, ErrorClass};
+use super::ratelimit::RateLimiter;
+use crate::auth::credentials::{AccessKey, SecretString};
+use crate::auth::signer::{self, Authorization, SignInput, DATE_FORMAT, DATE_HEADER};
+
+/// The service a request goes to; picks the endpoint template.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Service {
+    /// Software Repository for Container.
+    Swr,
+    /// Host Security Service.
+    Hss,
+    /// Identity and Access Management.
+    Iam,
+}
+
+/// How a request authenticates.
+#[derive(Debug, Clone)]
+pub enum RequestAuth {
+    /// No authentication (IAM password logins carry theirs in the body).
+    Anonymous,
+    /// AK/SK signature.
+    Sign(AccessKey),
+    /// IAM token in `X-Auth-Token`.
+    Token(SecretString),
+}
+
+/// One cloud API request.
+#[derive(Debug, Clone)]
+pub struct CloudRequest {
+    /// Operation name for errors, logs and metrics (`swr.list_sync_tasks`).
+    pub operation: &'static str,
+    /// Target service.
+    pub service: Service,
+    /// Region the endpoint template is expanded for.
+    pub region: String,
+    /// HTTP method.
+    pub method: Method,
+    /// Path below the endpoint, already percent-encoded.
+    pub path: String,
+    /// Query parameters (decoded).
+    pub query: Vec<(String, String)>,
+    /// Extra headers, signed with the rest.
+    pub headers: Vec<(String, String)>,
+    /// JSON body.
+    pub body: Option<Vec<u8>>,
+    /// Whether a repeat is harmless, so failures may be retried.
+    pub idempotent: bool,
+    /// Content type; the SDKs send one on every request.
+    pub content_type: &'static str,
+}
+
+impl CloudRequest {
+    /// A request without query, body or extra headers; idempotent when the method is.
+    pub fn new(
+        operation: &'static str,
+        service: Service,
+        region: &str,
+        method: Method,
+        path: String,
+    ) -> Self {
+        Self {
+            operation,
+            service,
+            region: region.to_string(),
+            idempotent: matches!(method, Method::GET | Method::DELETE),
+            method,
+            path,
+            query: Vec::new(),
+            headers: Vec::new(),
+            body: None,
+            content_type: "application/json",
+        }
+    }
+
+    /// Adds a query parameter.
+    pub fn query(mut self, key: &str, value: impl ToString) -> Self {
+        self.query.push((key.to_string(), value.to_string()));
+        self
+    }
+
+    /// Adds a header.
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.headers.push((name.to_string(), value.to_string()));
+        self
+    }
+
+    /// Sets a JSON body.
+    pub fn json(mut self, body: &impl Serialize) -> Self {
+        self.body = Some(serde_json::to_vec(body).expect("request bodies serialize"));
+        self
+    }
+
+    /// Marks the request as safe (or not) to repeat.
+    pub fn idempotent(mut self, idempotent: bool) -> Self {
+        self.idempotent = idempotent;
+        self
+    }
+}
+
+/// A successful response.
+#[derive(Debug, Clone)]
+pub struct CloudResponse {
+    /// Operation it answers.
+    pub operation: &'static str,
+    /// HTTP status.
+    pub status: u16,
+    /// Headers.
+    pub headers: HeaderMap,
+    /// Body.
+    pub body: Bytes,
+}
+
+impl CloudResponse {
+    /// Decodes the JSON body.
+    pub fn json<T: DeserializeOwned>(&self) -> Result<T, ApiError> {
+        serde_json::from_slice(&self.body).map_err(|e| {
+            ApiError::without_response(
+                self.operation,
+                ErrorClass::Transport,
+                format!("unexpected response body: {e}"),
+            )
+        })
+    }
+
+    /// A header's value as text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+/// When and how often to retry idempotent calls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Retries after the first attempt.
+    pub max_retries: u32,
+    /// First backoff ceiling; doubles per attempt.
+    pub base: Duration,
+    /// Longest single wait. A `Retry-After` beyond it ends the retries and is left to the
+    /// caller (the reconciler requeues the whole rule instead of holding a worker).
+    pub max_backoff: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            max_retries: 3,
+            base: Duration::from_millis(200),
+            max_backoff: Duration::from_secs(5),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The wait before retry number `attempt` (0-based), or `None` to stop.
+    pub fn backoff(&self, attempt: u32, retry_after: Option<Duration>) -> Option<Duration> {
+        if attempt >= self.max_retries {
+            return None;
+        }
+        let ceiling = self
+            .base
+            .saturating_mul(2u32.saturating_pow(attempt))
+            .min(self.max_backoff);
+        let jittered = ceiling.mul_f64(rand::thread_rng().gen_range(0.5..=1.0));
+        match retry_after {
+            Some(after) if after > self.max_backoff => None,
+            Some(after) => Some(after.max(jittered)),
+            None => Some(jittered),
+        }
+    }
+}
+
+/// Transport settings.
+#[derive(Debug, Clone)]
+pub struct TransportConfig {
+    /// Endpoint templates.
+    pub endpoints: Endpoints,
+    /// Per-request timeout.
+    pub timeout: Duration,
+    /// Sustained calls per second, for the whole process.
+    pub qps: f64,
+    /// Calls allowed at once after idling.
+    pub burst: u32,
+    /// Retry policy for idempotent calls.
+    pub retry: RetryPolicy,
+}
+
+impl Default for TransportConfig {
+    fn default() -> Self {
+        Self {
+            endpoints: Endpoints::default(),
+            timeout: Duration::from_secs(15),
+            qps: 10.0,
+            burst: 20,
+            retry: RetryPolicy::default(),
+        }
+    }
+}
+
+/// Sends cloud requests. One per process: the rate limit is shared by every rule.
+#[derive(Debug)]
+pub struct Transport {
+    http: reqwest::Client,
+    limiter: RateLimiter,
+    config: TransportConfig,
+}
+
+const USER_AGENT: &str = concat!("swr-sync-operator/", env!("CARGO_PKG_VERSION"));
+
+impl Transport {
+    /// Builds the HTTP client.
+    pub fn new(config: TransportConfig) -> Result<Self, reqwest::Error> {
+        let http = reqwest::Client::builder()
+            .timeout(config.timeout)
+            .connect_timeout(config.timeout.min(Duration::from_secs(5)))
+            .build()?;
+        Ok(Self {
+            http,
+            limiter: RateLimiter::new(config.qps, config.burst),
+            config,
+        })
+    }
+
+    /// The settings in use.
+    pub fn config(&self) -> &TransportConfig {
+        &self.config
+    }
+
+    /// Sends `request`, retrying idempotent ones on retryable failures.
+    pub async fn send(
+        &self,
+        request: &CloudRequest,
+        auth: &RequestAuth,
+    ) -> Result<CloudResponse, ApiError> {
+        let mut attempt = 0;
+        loop {
+            let result = self.send_once(request, auth).await;
+            let err = match result {
+                Ok(response) => return Ok(response),
+                Err(err) => err,
+            };
+            let wait = (request.idempotent && err.class.is_retryable())
+                .then(|| self.config.retry.backoff(attempt, err.retry_after))
+                .flatten();
+            let Some(wait) = wait else { return Err(err) };
+            tracing::debug!(operation = request.operation, error = %err, ?wait, "retrying");
+            tokio::time::sleep(wait).await;
+            attempt += 1;
+        }
+    }
+
+    async fn send_once(
+        &self,
+        request: &CloudRequest,
+        auth: &RequestAuth,
+    ) -> Result<CloudResponse, ApiError> {
+        let op = request.operation;
+        let template = match request.service {
+            Service::Swr => &self.config.endpoints.swr,
+            Service::Hss => &self.config.endpoints.hss,
+            Service::Iam => &self.config.endpoints.iam,
+        };
+        let invalid = |msg: String| ApiError::without_response(op, ErrorClass::InvalidRequest, msg);
+        let base = template
+            .base_for(&request.region)
+            .map_err(|e| invalid(e.to_string()))?;
+        let query = signer::canonical_query(&request.query);
+        let full = if query.is_empty() {
+            format!("{base}{}", request.path)
+        } else {
+            format!("{base}{}?{query}", request.path)
+        };
+        let url = reqwest::Url::parse(&full).map_err(|e| invalid(format!("bad URL: {e}")))?;
+        let host = match url.port() {
+            Some(port) => format!("{}:{port}", url.host_str().unwrap_or_default()),
+            None => url.host_str().unwrap_or_default().to_string(),
+        };
+        let body = request.body.clone().unwrap_or_default();
+        let headers = self.auth_headers(request, auth, &url, host, &body);
+
+        self.limiter.acquire().await;
+        let mut builder = self.http.request(request.method.clone(), url).body(body);
+        for (name, value) in &headers {
+            builder = builder.header(name, value);
+        }
+        let response = builder
+            .send()
+            .await
+            .map_err(|e| classify_send_error(op, &e))?;
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| classify_send_error(op, &e))?;
+        tracing::debug!(operation = op, status, "cloud call");
+        if (200..300).contains(&status) {
+            return Ok(CloudResponse {
+                operation: op,
+                status,
+                headers,
+                body,
+            });
+        }
+        let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+        let retry_after = text("retry-after")
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        Err(ApiError::from_response(
+            op,
+            status,
+            text("x-request-id").map(String::from),
+            retry_after,
+            &body,
+        ))
+    }
+
+    /// The headers a request carries, with the signature when signing.
+    fn auth_headers(
+        &self,
+        request: &CloudRequest,
+        auth: &RequestAuth,
+        url: &reqwest::Url,
+        host: String,
+        body: &[u8],
+    ) -> Vec<(String, String)> {
+        let mut headers = vec![
+            ("Content-Type".to_string(), request.content_type.to_string()),
+            ("Host".to_string(), host),
+            ("User-Agent".to_string(), USER_AGENT.to_string()),
+        ];
+        headers.extend(request.headers.iter().cloned());
+        match auth {
+            RequestAuth::Anonymous => {}
+            RequestAuth::Token(token) => {
+                headers.push(("X-Auth-Token".into(), token.expose().to_string()));
+            }
+            RequestAuth::Sign(key) => {
+                let sdk_date = Utc::now().format(DATE_FORMAT).to_string();
+                headers.push((DATE_HEADER.into(), sdk_date.clone()));
+                if let Some(project) = &key.project_id {
+                    headers.push(("X-Project-Id".into(), project.clone()));
+                }
+                if let Some(token) = &key.security_token {
+                    headers.push(("X-Security-Token".into(), token.expose().to_string()));
+                }
+                let signed_headers =
+                    signer::signable_header_names(headers.iter().map(|(n, _)| n.as_str()));
+                let input = SignInput {
+                    method: request.method.as_str(),
+                    path: url.path(),
+                    query: &request.query,
+                    headers: &headers,
+                    signed_headers: &signed_headers,
+                    body,
+                };
+                let signature = signer::signature(key.secret_key.expose(), &sdk_date, &input)
+                    .expect("every signed header was just set");
+                let authorization = Authorization {
+                    access_key: key.access_key.clone(),
+                    signed_headers,
+                    signature,
+                };
+                headers.push(("Authorization".into(), authorization.render()));
+            }
+        }
+        headers
+    }
+}
+
+fn classify_send_error(operation: &'static str, err: &reqwest::Error) -> ApiError {
+    let class = if err.is_timeout() {
+        ErrorClass::Timeout
+    } else {
+        ErrorClass::Transport
+    };
+    // reqwest's message names the URL, which holds no credentials.
+    ApiError::without_response(operation, class, err.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_caps_and_stops() {
+        let policy = RetryPolicy {
+            max_retries: 4,
+            base: Duration::from_millis(100),
+            max_backoff: Duration::from_millis(300),
+        };
+        for _ in 0..50 {
+            let first = policy.backoff(0, None).unwrap();
+            assert!(first >= Duration::from_millis(50) && first <= Duration::from_millis(100));
+            let third = policy.backoff(2, None).unwrap();
+            assert!(third >= Duration::from_millis(150) && third <= Duration::from_millis(300));
+        }
+        assert_eq!(policy.backoff(4, None), None);
+    }
+
+    #[test]
+    fn backoff_honours_retry_after_within_the_cap() {
+        let policy = RetryPolicy::default();
+        assert_eq!(
+            policy.backoff(0, Some(Duration::from_secs(2))),
+            Some(Duration::from_secs(2))
+        );
+        assert_eq!(policy.backoff(0, Some(Duration::from_secs(60))), None);
+    }
+
+    #[test]
+    fn only_reads_are_idempotent_by_default() {
+        let get = CloudRequest::new("x", Service::Swr, "r", Method::GET, "/".into());
+        let post = CloudRequest::new("x", Service::Swr, "r", Method::POST, "/".into());
+        assert!(get.idempotent && !post.idempotent);
+        assert!(post.idempotent(true).idempotent);
+    }
+}
