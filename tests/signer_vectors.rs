@@ -45,12 +45,11 @@ fn python_sdk_captures_reproduce() {
         let sig = signer::signature(&sk, &date, &input).unwrap();
         assert_eq!(sig, auth.signature, "case {}", c.name);
         // The client chooses signed headers by the same rule the SDK used.
-        let names = signer::signable_header_names(
-            c.headers
-                .iter()
-                .map(|(n, _)| n.as_str())
-                .filter(|n| !["accept", "accept-encoding", "connection"].contains(&n.to_ascii_lowercase().as_str())),
-        );
+        let names =
+            signer::signable_header_names(c.headers.iter().map(|(n, _)| n.as_str()).filter(|n| {
+                !["accept", "accept-encoding", "connection"]
+                    .contains(&n.to_ascii_lowercase().as_str())
+            }));
         assert_eq!(names, auth.signed_headers, "case {}", c.name);
     }
 }
@@ -132,22 +131,38 @@ fn check(c: &Captured, ak: &str, sk: &str, date: &str) -> Result<String, VerifyE
 fn verifier_accepts_every_capture_and_rejects_tampering() {
     let (ak, sk, date) = credentials();
     for c in vectors::captured() {
-        assert_eq!(check(&c, &ak, &sk, &date), Ok(ak.clone()), "case {}", c.name);
+        assert_eq!(
+            check(&c, &ak, &sk, &date),
+            Ok(ak.clone()),
+            "case {}",
+            c.name
+        );
 
         let mut tampered: Vec<(&str, Captured)> = Vec::new();
         let mut t = c.clone();
-        t.method = if c.method == "GET" { "DELETE".into() } else { "GET".into() };
+        t.method = if c.method == "GET" {
+            "DELETE".into()
+        } else {
+            "GET".into()
+        };
         tampered.push(("method", t));
         let mut t = c.clone();
         t.path.push('x');
         tampered.push(("path", t));
         let mut t = c.clone();
-        t.raw_query = if c.raw_query.is_empty() { "a=1".into() } else { c.raw_query.replacen('0', "1", 1).replacen("all", "alL", 1) };
+        t.raw_query = if c.raw_query.is_empty() {
+            "a=1".into()
+        } else {
+            c.raw_query.replacen('0', "1", 1).replacen("all", "alL", 1)
+        };
         tampered.push(("query", t));
         let mut t = c.clone();
         t.body.push(b' ');
         tampered.push(("body", t));
-        for signed in Authorization::parse(header(&c, "Authorization")).unwrap().signed_headers {
+        for signed in Authorization::parse(header(&c, "Authorization"))
+            .unwrap()
+            .signed_headers
+        {
             let mut t = c.clone();
             for (n, v) in &mut t.headers {
                 if n.eq_ignore_ascii_case(&signed) {
@@ -164,9 +179,17 @@ fn verifier_accepts_every_capture_and_rejects_tampering() {
             );
         }
         // Wrong secret, unknown key, stale date.
-        assert_eq!(check(&c, &ak, "wrong", &date), Err(VerifyError::SignatureMismatch));
-        assert_eq!(check(&c, "other", &sk, &date), Err(VerifyError::UnknownAccessKey));
-        let later = (NaiveDateTime::parse_from_str(&date, DATE_FORMAT).unwrap().and_utc()
+        assert_eq!(
+            check(&c, &ak, "wrong", &date),
+            Err(VerifyError::SignatureMismatch)
+        );
+        assert_eq!(
+            check(&c, "other", &sk, &date),
+            Err(VerifyError::UnknownAccessKey)
+        );
+        let later = (NaiveDateTime::parse_from_str(&date, DATE_FORMAT)
+            .unwrap()
+            .and_utc()
             + chrono::Duration::hours(1))
         .format(DATE_FORMAT)
         .to_string();
