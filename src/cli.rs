@@ -22,6 +22,8 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Print the ImageSyncRule CustomResourceDefinition (YAML).
+    Crdgen,
     /// Run a local SWR + HSS + IAM emulator (for development, demos and tests).
     Emulator(crate::emulator::EmulatorArgs),
 }
@@ -31,6 +33,10 @@ impl Cli {
     pub async fn run(self) -> anyhow::Result<()> {
         crate::telemetry::init(self.log_format, &self.log_level)?;
         match self.command {
+            Command::Crdgen => {
+                print!("{}", crate::api::crd::crd_yaml());
+                Ok(())
+            }
             Command::Emulator(args) => crate::emulator::run_cli(args).await,
         }
     }

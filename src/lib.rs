@@ -1,10 +1,12 @@
 //! swr-sync-operator: keeps Huawei Cloud SWR cross-region sync tasks in line with
 //! `ImageSyncRule` resources. The library holds everything; the binary only dispatches.
 
+pub mod api;
 pub mod auth;
 pub mod cli;
 pub mod cloud;
 pub mod emulator;
 pub mod hss;
+pub mod reconcile;
 pub mod swr;
 pub mod telemetry;

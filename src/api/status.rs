@@ -1,0 +1,138 @@
+//! What the operator reports on an `ImageSyncRule`: kstatus conditions, the task inventory,
+//! a summary. Condition types and reasons are the constants here, nowhere else.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// Condition types (kstatus).
+pub mod condition_type {
+    /// True when every desired task exists as specified.
+    pub const READY: &str = "Ready";
+    /// True while changes are in flight.
+    pub const RECONCILING: &str = "Reconciling";
+    /// True when the rule cannot progress without a user's action.
+    pub const STALLED: &str = "Stalled";
+}
+
+/// Condition reasons (PascalCase, stable: alerts and GitOps health checks key on them).
+pub mod reason {
+    /// Everything matches.
+    pub const IN_SYNC: &str = "InSync";
+    /// Changes are being applied.
+    pub const PROGRESSING: &str = "Progressing";
+    /// The spec breaks a rule the schema could not express.
+    pub const INVALID_SPEC: &str = "InvalidSpec";
+    /// The credentials Secret is missing or incomplete.
+    pub const CREDENTIALS_MISSING: &str = "CredentialsMissing";
+    /// The cloud refused the credentials.
+    pub const AUTH_FAILED: &str = "AuthFailed";
+    /// A source organization or repository does not exist.
+    pub const SOURCE_NOT_FOUND: &str = "SourceNotFound";
+    /// An older rule manages some of the same tasks.
+    pub const CONFLICT: &str = "Conflict";
+    /// SWR is rate limiting; the operator backs off.
+    pub const THROTTLED: &str = "Throttled";
+    /// SWR failed; the operator retries.
+    pub const API_ERROR: &str = "ApiError";
+    /// `spec.suspend` is set.
+    pub const SUSPENDED: &str = "Suspended";
+    /// The rule is being deleted and its tasks removed.
+    pub const DELETING: &str = "Deleting";
+}
+
+/// Condition status values.
+pub mod status_value {
+    /// Yes.
+    pub const TRUE: &str = "True";
+    /// No.
+    pub const FALSE: &str = "False";
+    /// Not known.
+    pub const UNKNOWN: &str = "Unknown";
+}
+
+/// Observed state of an `ImageSyncRule`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ImageSyncRuleStatus {
+    /// The spec generation this status describes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// Ready, Reconciling and Stalled.
+    #[serde(default)]
+    pub conditions: Vec<Condition>,
+    /// The inventory: every task this rule manages or wants.
+    #[serde(default)]
+    pub tasks: Vec<TaskStatus>,
+    /// One line for `kubectl get`, e.g. `4/4 tasks in sync`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<String>,
+    /// When SWR was last found to match the rule (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_sync_time: Option<String>,
+}
+
+/// One condition, in the shape of the Kubernetes `metav1.Condition`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Condition {
+    /// Ready, Reconciling or Stalled.
+    #[serde(rename = "type")]
+    pub type_: String,
+    /// True, False or Unknown.
+    pub status: String,
+    /// PascalCase reason.
+    pub reason: String,
+    /// Human-readable detail.
+    #[serde(default)]
+    pub message: String,
+    /// When the status last changed (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_transition_time: Option<String>,
+    /// Generation the condition was computed for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+}
+
+/// State of one task in the inventory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+pub enum TaskState {
+    /// Exists in SWR as specified.
+    InSync,
+    /// About to be created or replaced (recorded before the call, so a crash leaks nothing).
+    Pending,
+    /// The last attempt failed; retried.
+    Failed,
+    /// An older rule manages it; this rule leaves it alone.
+    Conflict,
+    /// No longer wanted but kept, because `prune` is off.
+    Retained,
+}
+
+/// One (repository, target) task.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskStatus {
+    /// Source region.
+    pub source_region: String,
+    /// Source organization.
+    pub source_organization: String,
+    /// Source repository.
+    pub repository: String,
+    /// Target region.
+    pub target_region: String,
+    /// Target organization.
+    pub target_organization: String,
+    /// The task's `override`.
+    #[serde(rename = "override")]
+    pub override_existing: bool,
+    /// The task's `syncAuto`.
+    pub sync_auto: bool,
+    /// Where it stands.
+    pub state: TaskState,
+    /// SWR's task id, once known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<i64>,
+    /// Why it is not in sync.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}

@@ -1,0 +1,3 @@
+//! The reconciler: validate → credentials → claims → observe → plan → apply → status.
+
+pub mod plan;
