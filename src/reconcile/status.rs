@@ -1,0 +1,286 @@
+//! Turning a pass report into the rule's status (kstatus conditions, inventory, summary),
+//! and deciding whether it changed enough to be written.
+
+use std::collections::BTreeMap;
+
+use super::plan::TaskKey;
+use super::report::{Report, TaskLine};
+use crate::api::status::{
+    condition_type, reason, status_value, Condition, ImageSyncRuleStatus, TaskState, TaskStatus,
+};
+
+/// The status a report describes. `now` is RFC 3339; transition times of conditions whose
+/// status did not change are kept from `previous`.
+pub fn build(
+    report: &Report,
+    generation: Option<i64>,
+    previous: Option<&ImageSyncRuleStatus>,
+    now: &str,
+) -> ImageSyncRuleStatus {
+    let summary = report.summary();
+    let pending = report.tasks.values().any(|t| t.state == TaskState::Pending);
+    let (ready, reconciling, stalled) = match &report.problem {
+        None if pending => (
+            (status_value::FALSE, reason::PROGRESSING, summary.clone()),
+            (status_value::TRUE, reason::PROGRESSING, summary.clone()),
+            (status_value::FALSE, reason::PROGRESSING, String::new()),
+        ),
+        None => (
+            (status_value::TRUE, reason::IN_SYNC, summary.clone()),
+            (status_value::FALSE, reason::IN_SYNC, String::new()),
+            (status_value::FALSE, reason::IN_SYNC, String::new()),
+        ),
+        Some(p) if p.reason == reason::SUSPENDED => (
+            (status_value::UNKNOWN, p.reason, p.message.clone()),
+            (status_value::FALSE, p.reason, String::new()),
+            (status_value::FALSE, p.reason, String::new()),
+        ),
+        Some(p) if p.retryable => (
+            (status_value::FALSE, p.reason, p.message.clone()),
+            (status_value::TRUE, p.reason, p.message.clone()),
+            (status_value::FALSE, p.reason, String::new()),
+        ),
+        Some(p) => (
+            (status_value::FALSE, p.reason, p.message.clone()),
+            (status_value::FALSE, p.reason, String::new()),
+            (status_value::TRUE, p.reason, p.message.clone()),
+        ),
+    };
+    let previous_conditions = previous
+        .map(|s| s.conditions.as_slice())
+        .unwrap_or_default();
+    let condition = |type_: &str, (status, reason, message): (&str, &str, String)| {
+        let kept_time = previous_conditions
+            .iter()
+            .find(|c| c.type_ == type_ && c.status == status)
+            .and_then(|c| c.last_transition_time.clone());
+        Condition {
+            type_: type_.to_string(),
+            status: status.to_string(),
+            reason: reason.to_string(),
+            message,
+            last_transition_time: Some(kept_time.unwrap_or_else(|| now.to_string())),
+            observed_generation: generation,
+        }
+    };
+    let in_sync = report.problem.is_none() && !pending;
+    ImageSyncRuleStatus {
+        observed_generation: generation,
+        conditions: vec![
+            condition(condition_type::READY, ready),
+            condition(condition_type::RECONCILING, reconciling),
+            condition(condition_type::STALLED, stalled),
+        ],
+        tasks: report
+            .tasks
+            .iter()
+            .map(|(k, l)| task_status(k, l))
+            .collect(),
+        summary: Some(summary),
+        last_sync_time: if in_sync {
+            Some(now.to_string())
+        } else {
+            previous.and_then(|s| s.last_sync_time.clone())
+        },
+    }
+}
+
+fn task_status(key: &TaskKey, line: &TaskLine) -> TaskStatus {
+    TaskStatus {
+        source_region: key.source_region.clone(),
+        source_organization: key.source_organization.clone(),
+        repository: key.repository.clone(),
+        target_region: key.target_region.clone(),
+        target_organization: key.target_organization.clone(),
+        override_existing: line.settings.override_existing,
+        sync_auto: line.settings.sync_auto,
+        state: line.state,
+        id: line.id,
+        message: line.message.clone(),
+    }
+}
+
+/// The inventory held in a status, as report lines.
+pub fn inventory(status: Option<&ImageSyncRuleStatus>) -> BTreeMap<TaskKey, TaskLine> {
+    status
+        .map(|s| s.tasks.as_slice())
+        .unwrap_or_default()
+        .iter()
+        .map(|t| {
+            (
+                TaskKey {
+                    source_region: t.source_region.clone(),
+                    source_organization: t.source_organization.clone(),
+                    repository: t.repository.clone(),
+                    target_region: t.target_region.clone(),
+                    target_organization: t.target_organization.clone(),
+                },
+                TaskLine {
+                    settings: super::plan::Settings {
+                        override_existing: t.override_existing,
+                        sync_auto: t.sync_auto,
+                    },
+                    state: t.state,
+                    id: t.id,
+                    message: t.message.clone(),
+                },
+            )
+        })
+        .collect()
+}
+
+/// Whether `new` differs from `old` in anything but timestamps: only then is it written,
+/// so an unchanged rule costs no API writes and never wakes its own watch.
+pub fn differs(old: Option<&ImageSyncRuleStatus>, new: &ImageSyncRuleStatus) -> bool {
+    let strip = |s: &ImageSyncRuleStatus| {
+        let mut s = s.clone();
+        s.last_sync_time = None;
+        for c in &mut s.conditions {
+            c.last_transition_time = None;
+        }
+        s
+    };
+    old.is_none_or(|old| strip(old) != strip(new))
+}
+
+/// The Ready condition's (status, reason), to notice state changes worth an Event.
+pub fn ready_state(status: Option<&ImageSyncRuleStatus>) -> Option<(String, String)> {
+    status?
+        .conditions
+        .iter()
+        .find(|c| c.type_ == condition_type::READY)
+        .map(|c| (c.status.clone(), c.reason.clone()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::reconcile::plan::Settings;
+    use crate::reconcile::report::Problem;
+
+    fn report(state: TaskState, problem: Option<Problem>) -> Report {
+        let key = TaskKey {
+            source_region: "cn-north-4".into(),
+            source_organization: "platform".into(),
+            repository: "nginx".into(),
+            target_region: "cn-east-3".into(),
+            target_organization: "dr".into(),
+        };
+        let line = TaskLine {
+            settings: Settings {
+                override_existing: false,
+                sync_auto: true,
+            },
+            state,
+            id: Some(1),
+            message: None,
+        };
+        Report {
+            tasks: [(key, line)].into(),
+            desired: 1,
+            problem,
+            ..Report::default()
+        }
+    }
+
+    fn cond<'a>(s: &'a ImageSyncRuleStatus, t: &str) -> (&'a str, &'a str) {
+        let c = s.conditions.iter().find(|c| c.type_ == t).unwrap();
+        (c.status.as_str(), c.reason.as_str())
+    }
+
+    #[test]
+    fn conditions_follow_kstatus() {
+        let table = [
+            (
+                report(TaskState::InSync, None),
+                ("True", "InSync"),
+                ("False", "InSync"),
+                ("False", "InSync"),
+            ),
+            (
+                report(TaskState::Pending, None),
+                ("False", "Progressing"),
+                ("True", "Progressing"),
+                ("False", "Progressing"),
+            ),
+            (
+                report(
+                    TaskState::InSync,
+                    Some(Problem {
+                        retryable: true,
+                        ..Problem::stalled(reason::THROTTLED, "429")
+                    }),
+                ),
+                ("False", "Throttled"),
+                ("True", "Throttled"),
+                ("False", "Throttled"),
+            ),
+            (
+                report(
+                    TaskState::InSync,
+                    Some(Problem::stalled(reason::INVALID_SPEC, "bad")),
+                ),
+                ("False", "InvalidSpec"),
+                ("False", "InvalidSpec"),
+                ("True", "InvalidSpec"),
+            ),
+            (
+                report(
+                    TaskState::InSync,
+                    Some(Problem::stalled(reason::SUSPENDED, "suspended")),
+                ),
+                ("Unknown", "Suspended"),
+                ("False", "Suspended"),
+                ("False", "Suspended"),
+            ),
+        ];
+        for (r, ready, reconciling, stalled) in table {
+            let s = build(&r, Some(2), None, "t0");
+            assert_eq!(cond(&s, "Ready"), ready);
+            assert_eq!(cond(&s, "Reconciling"), reconciling);
+            assert_eq!(cond(&s, "Stalled"), stalled);
+            assert_eq!(s.observed_generation, Some(2));
+        }
+    }
+
+    #[test]
+    fn only_real_changes_count_and_transition_times_are_kept() {
+        let r = report(TaskState::InSync, None);
+        let first = build(&r, Some(1), None, "t0");
+        let second = build(&r, Some(1), Some(&first), "t1");
+        assert!(
+            !differs(Some(&first), &second),
+            "a later timestamp alone is no change"
+        );
+        assert_eq!(
+            second.conditions[0].last_transition_time.as_deref(),
+            Some("t0")
+        );
+        assert_eq!(second.last_sync_time.as_deref(), Some("t1"));
+
+        let failing = report(
+            TaskState::Failed,
+            Some(Problem::stalled(reason::API_ERROR, "boom")),
+        );
+        let third = build(&failing, Some(1), Some(&second), "t2");
+        assert!(differs(Some(&second), &third));
+        assert_eq!(
+            third.conditions[0].last_transition_time.as_deref(),
+            Some("t2")
+        );
+        assert_eq!(
+            third.last_sync_time.as_deref(),
+            Some("t1"),
+            "last sync is kept while failing"
+        );
+        assert!(differs(None, &third));
+    }
+
+    #[test]
+    fn inventory_round_trips_through_status() {
+        let r = report(TaskState::Retained, None);
+        let s = build(&r, None, None, "t");
+        assert_eq!(inventory(Some(&s)), r.tasks);
+        assert_eq!(s.summary.as_deref(), Some("0/1 tasks in sync, 1 retained"));
+    }
+}
