@@ -1,6 +1,14 @@
 //! The reconciler: validate → credentials → claims → observe → plan → apply → status.
 
+pub mod after_create;
+pub mod apply;
 pub mod claims;
+pub mod context;
+pub mod controller;
+pub mod error;
+pub mod events;
+pub mod observe;
+pub mod pipeline;
 pub mod plan;
 pub mod report;
 pub mod status;

@@ -1,0 +1,115 @@
+//! What every reconcile shares: Kubernetes client, cloud transport, the rules cache (for
+//! claims), an event recorder, cached cloud authentication and per-rule backoff.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use kube::runtime::events::Recorder;
+use kube::runtime::reflector::Store;
+use rand::Rng;
+
+use crate::api::ImageSyncRule;
+use crate::auth::{CloudAuth, Credentials};
+use crate::cloud::{CloudClient, Transport};
+use crate::hss::HssClient;
+use crate::swr::SwrClient;
+
+/// First retry delay after a retryable failure; doubles per consecutive failure.
+pub const BACKOFF_BASE: Duration = Duration::from_secs(5);
+/// Longest retry delay.
+pub const BACKOFF_MAX: Duration = Duration::from_secs(300);
+
+/// Settings of the reconciler.
+#[derive(Debug, Clone, Default)]
+pub struct ReconcilerConfig {
+    /// `enterprise_project_id` for HSS refreshes (`all_granted_eps`, or one project).
+    pub hss_enterprise_project_id: Option<String>,
+}
+
+/// Shared state of all reconciles.
+pub struct Context {
+    /// Kubernetes API client.
+    pub client: kube::Client,
+    /// Cloud transport (one rate limit for the whole process).
+    pub transport: Arc<Transport>,
+    /// Every rule the controller sees, for claims.
+    pub rules: Store<ImageSyncRule>,
+    /// Event recorder.
+    pub recorder: Recorder,
+    /// Settings.
+    pub config: ReconcilerConfig,
+    // Keyed by (namespace, Secret name); replaced when the Secret's content changes, so
+    // IAM tokens survive between reconciles but never outlive their credentials.
+    auth: Mutex<HashMap<(String, String), Arc<CloudAuth>>>,
+    failures: Mutex<HashMap<(String, String), u32>>,
+}
+
+impl Context {
+    /// A context with empty caches.
+    pub fn new(
+        client: kube::Client,
+        transport: Arc<Transport>,
+        rules: Store<ImageSyncRule>,
+        recorder: Recorder,
+        config: ReconcilerConfig,
+    ) -> Self {
+        Self {
+            client,
+            transport,
+            rules,
+            recorder,
+            config,
+            auth: Mutex::default(),
+            failures: Mutex::default(),
+        }
+    }
+
+    /// SWR and HSS clients for credentials read from `namespace/secret`.
+    pub fn clients(
+        &self,
+        namespace: &str,
+        secret: &str,
+        credentials: Credentials,
+    ) -> (SwrClient, HssClient) {
+        let key = (namespace.to_string(), secret.to_string());
+        let auth = {
+            let mut cache = self.auth.lock().expect("auth cache lock");
+            let entry = cache
+                .entry(key)
+                .or_insert_with(|| Arc::new(CloudAuth::new(credentials.clone())));
+            if entry.credentials() != &credentials {
+                *entry = Arc::new(CloudAuth::new(credentials));
+            }
+            entry.clone()
+        };
+        let cloud = CloudClient::new(self.transport.clone(), auth);
+        (SwrClient::new(cloud.clone()), HssClient::new(cloud))
+    }
+
+    /// The delay before retrying a rule after a retryable failure: exponential with jitter
+    /// per rule, at least what the service asked for.
+    pub fn backoff(&self, rule: (String, String), retry_after: Option<Duration>) -> Duration {
+        let failures = {
+            let mut map = self.failures.lock().expect("backoff lock");
+            let n = map.entry(rule).or_insert(0);
+            *n = n.saturating_add(1);
+            *n
+        };
+        let exp = BACKOFF_BASE
+            .saturating_mul(2u32.saturating_pow(failures.saturating_sub(1).min(16)))
+            .min(BACKOFF_MAX);
+        let jittered = exp.mul_f64(rand::thread_rng().gen_range(0.8..=1.2));
+        retry_after.map_or(jittered, |after| after.max(jittered))
+    }
+
+    /// Forgets a rule's failures after a clean pass.
+    pub fn reset_backoff(&self, rule: &(String, String)) {
+        self.failures.lock().expect("backoff lock").remove(rule);
+    }
+}
+
+/// `interval` stretched by up to 10 %, so rules created together do not resync together.
+pub fn jittered(interval: Duration) -> Duration {
+    interval.mul_f64(rand::thread_rng().gen_range(1.0..=1.1))
+}

@@ -1,0 +1,47 @@
+//! Kubernetes Events about a rule: reason constants and a publisher that never fails a pass.
+
+use kube::runtime::events::{Event, EventType};
+use kube::Resource;
+
+use super::context::Context;
+use crate::api::ImageSyncRule;
+
+/// Event reasons besides the condition reasons (which are used for state changes).
+pub mod event_reason {
+    /// A task was created.
+    pub const TASK_CREATED: &str = "TaskCreated";
+    /// A drifted task was replaced.
+    pub const TASK_REPLACED: &str = "TaskReplaced";
+    /// A task was deleted.
+    pub const TASK_DELETED: &str = "TaskDeleted";
+    /// Existing tags were copied to a new task's target.
+    pub const IMAGES_SYNCED: &str = "ExistingImagesSynced";
+    /// Copying existing tags failed.
+    pub const IMAGES_SYNC_FAILED: &str = "ExistingImagesSyncFailed";
+    /// HSS was asked to refresh its image list.
+    pub const SCAN_REQUESTED: &str = "SecurityScanRequested";
+    /// Asking HSS failed.
+    pub const SCAN_FAILED: &str = "SecurityScanFailed";
+    /// The rule went away and left its tasks in SWR.
+    pub const TASKS_ORPHANED: &str = "TasksOrphaned";
+}
+
+/// Publishes an event about `rule`; a failure is logged, not returned (events are advisory).
+pub async fn publish(
+    ctx: &Context,
+    rule: &ImageSyncRule,
+    type_: EventType,
+    reason: &str,
+    note: String,
+) {
+    let event = Event {
+        type_,
+        reason: reason.to_string(),
+        note: Some(note),
+        action: "Reconcile".to_string(),
+        secondary: None,
+    };
+    if let Err(e) = ctx.recorder.publish(&event, &rule.object_ref(&())).await {
+        tracing::warn!(error = %e, reason, "publishing event failed");
+    }
+}

@@ -1,0 +1,364 @@
+//! One rule's reconcile: validate → credentials → claims → observe → plan → apply → status,
+//! and, when the rule is deleted, the cleanup of its tasks. Each step is a named function.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::{Api, Patch, PatchParams};
+use kube::runtime::controller::Action;
+use kube::runtime::events::EventType;
+use kube::runtime::finalizer::{finalizer, Event as Finalize};
+use kube::ResourceExt;
+use serde_json::json;
+
+use super::after_create::after_creates;
+use super::apply::{apply, Change};
+use super::claims::{claims, desired_tasks};
+use super::context::{jittered, Context};
+use super::error::Error;
+use super::events::{event_reason, publish};
+use super::observe::{observe, source_repo, Observation};
+use super::plan::{plan, Plan, PlanInput, Settings, TaskKey};
+use super::report::{describe, Problem, Report, TaskLine};
+use super::status::{self, inventory};
+use crate::api::spec::DeletionPolicy;
+use crate::api::status::{reason, TaskState};
+use crate::api::validate::{problems, resync_interval};
+use crate::api::ImageSyncRule;
+use crate::auth::Credentials;
+use crate::hss::HssClient;
+use crate::swr::SwrClient;
+
+/// Finalizer that keeps a rule until its tasks are cleaned up.
+pub const FINALIZER: &str = "swrsync.io/cleanup";
+/// Server-side apply field manager of the status.
+pub const FIELD_MANAGER: &str = "swr-sync-operator";
+
+/// Entry point for the controller: finalizer handling around [`sync`] and [`cleanup`].
+pub async fn reconcile(rule: Arc<ImageSyncRule>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let api: Api<ImageSyncRule> =
+        Api::namespaced(ctx.client.clone(), &rule.namespace().unwrap_or_default());
+    finalizer(&api, FINALIZER, rule, |event| async {
+        match event {
+            Finalize::Apply(rule) => sync(&rule, &ctx).await,
+            Finalize::Cleanup(rule) => cleanup(&rule, &ctx).await,
+        }
+    })
+    .await
+    .map_err(|e| Error::Finalizer(Box::new(e)))
+}
+
+/// Retry policy for failed reconciles: per-rule exponential backoff with jitter.
+pub fn error_policy(rule: Arc<ImageSyncRule>, error: &Error, ctx: Arc<Context>) -> Action {
+    tracing::warn!(rule = %key_of(&rule).1, namespace = %key_of(&rule).0, error = %error, "reconcile failed");
+    Action::requeue(ctx.backoff(key_of(&rule), None))
+}
+
+fn key_of(rule: &ImageSyncRule) -> (String, String) {
+    (rule.namespace().unwrap_or_default(), rule.name_any())
+}
+
+/// Brings SWR in line with the rule.
+async fn sync(rule: &ImageSyncRule, ctx: &Context) -> Result<Action, Error> {
+    let known = inventory(rule.status.as_ref());
+    let desired = desired_tasks(&rule.spec);
+    let carried = |problem| Report::carried(known.clone(), desired.len(), problem);
+
+    let resync = match validate(rule) {
+        Ok(resync) => resync,
+        Err(problem) => return finish(rule, ctx, carried(problem), None).await,
+    };
+    if rule.spec.suspend {
+        let problem = Problem::stalled(reason::SUSPENDED, "spec.suspend is set; SWR is not called");
+        return finish(rule, ctx, carried(problem), None).await;
+    }
+    let (swr, hss) = match credentials(rule, ctx).await? {
+        Ok(clients) => clients,
+        Err(problem) => return finish(rule, ctx, carried(problem), Some(resync)).await,
+    };
+    let managed = managed_keys(&known);
+    let keys: BTreeSet<TaskKey> = desired.keys().chain(&managed).cloned().collect();
+    let claims = claims(rule, &keys, ctx.rules.state().iter().map(Arc::as_ref));
+    let observation = match observe_step(&swr, &keys).await {
+        Ok(o) => o,
+        Err(problem) => return finish(rule, ctx, carried(problem), Some(resync)).await,
+    };
+    let (plan, mut report) = plan_step(rule, desired, managed, claims, observation);
+    record_intent(rule, ctx, &plan, &known, &report).await?;
+    let changes = apply(&swr, &plan.actions, &mut report).await;
+    announce(rule, ctx, &changes).await;
+    let created: Vec<(TaskKey, Settings)> = changes
+        .into_iter()
+        .filter(|(change, _, _)| *change == Change::Created)
+        .map(|(_, key, settings)| (key, settings))
+        .collect();
+    let project = ctx.config.hss_enterprise_project_id.as_deref();
+    for (type_, reason, note) in after_creates(&swr, &hss, &rule.spec, &created, project).await {
+        publish(ctx, rule, type_, reason, note).await;
+    }
+    finish(rule, ctx, report, Some(resync)).await
+}
+
+/// Step 1: the checks the schema could not make. Returns the resync interval.
+fn validate(rule: &ImageSyncRule) -> Result<Duration, Problem> {
+    let found = problems(&rule.spec);
+    if !found.is_empty() {
+        let message = found.iter().map(ToString::to_string).collect::<Vec<_>>();
+        return Err(Problem::stalled(reason::INVALID_SPEC, message.join("; ")));
+    }
+    resync_interval(&rule.spec.resync_interval)
+        .map_err(|e| Problem::stalled(reason::INVALID_SPEC, e))
+}
+
+/// Step 2: credentials from the Secret in the rule's namespace, as SWR and HSS clients.
+async fn credentials(
+    rule: &ImageSyncRule,
+    ctx: &Context,
+) -> Result<Result<(SwrClient, HssClient), Problem>, Error> {
+    let namespace = rule.namespace().unwrap_or_default();
+    let name = &rule.spec.credentials_secret_ref.name;
+    let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &namespace);
+    let missing = |message: String| Ok(Err(Problem::stalled(reason::CREDENTIALS_MISSING, message)));
+    let secret = match secrets.get_opt(name).await {
+        Ok(Some(secret)) => secret,
+        Ok(None) => return missing(format!("Secret {namespace}/{name} not found")),
+        Err(source) => {
+            return Err(Error::GetSecret {
+                name: name.clone(),
+                source,
+            })
+        }
+    };
+    let data: BTreeMap<String, Vec<u8>> = secret
+        .data
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(k, v)| (k, v.0))
+        .collect();
+    match Credentials::from_secret_data(&data) {
+        Ok(credentials) => Ok(Ok(ctx.clients(&namespace, name, credentials))),
+        Err(e) => missing(format!("Secret {namespace}/{name}: {e}")),
+    }
+}
+
+/// Inventory tasks this rule manages (a conflict entry is another rule's task).
+fn managed_keys(known: &BTreeMap<TaskKey, TaskLine>) -> BTreeSet<TaskKey> {
+    known
+        .iter()
+        .filter(|(_, line)| line.state != TaskState::Conflict)
+        .map(|(key, _)| key.clone())
+        .collect()
+}
+
+/// Step 4: list the tasks of every repository the rule wants or manages.
+async fn observe_step(swr: &SwrClient, keys: &BTreeSet<TaskKey>) -> Result<Observation, Problem> {
+    let repos = keys.iter().filter_map(source_repo).collect();
+    observe(swr, &repos)
+        .await
+        .map_err(|e| Problem::from_api(e.api(), e.to_string()))
+}
+
+/// Step 5: plan. Desired tasks of repositories SWR does not have are reported, not planned.
+fn plan_step(
+    rule: &ImageSyncRule,
+    desired: BTreeMap<TaskKey, Settings>,
+    managed: BTreeSet<TaskKey>,
+    claims: BTreeMap<TaskKey, super::plan::Claim>,
+    observation: Observation,
+) -> (Plan, Report) {
+    let total = desired.len();
+    let (unplannable, desired): (BTreeMap<_, _>, BTreeMap<_, _>) = desired
+        .into_iter()
+        .partition(|(key, _)| source_repo(key).is_some_and(|r| observation.missing.contains(&r)));
+    let plan = plan(&PlanInput {
+        desired,
+        observed: observation.tasks,
+        inventory: managed,
+        claims,
+        prune: rule.spec.prune,
+    });
+    let mut report = Report::from_plan(&plan, total);
+    for (key, settings) in unplannable {
+        report.tasks.insert(
+            key,
+            TaskLine {
+                settings,
+                state: TaskState::Failed,
+                id: None,
+                message: Some("source repository not found".into()),
+            },
+        );
+    }
+    if !observation.missing.is_empty() {
+        let names: Vec<String> = observation
+            .missing
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        report.add_problem(Problem::stalled(
+            reason::SOURCE_NOT_FOUND,
+            format!("SWR has no repository {}", names.join(", ")),
+        ));
+    }
+    (plan, report)
+}
+
+/// Before creating tasks the inventory does not list yet, writes them as Pending: a crash
+/// between create and status write then leaves nothing the rule would forget to prune.
+async fn record_intent(
+    rule: &ImageSyncRule,
+    ctx: &Context,
+    plan: &Plan,
+    known: &BTreeMap<TaskKey, TaskLine>,
+    report: &Report,
+) -> Result<(), Error> {
+    if plan.actions.iter().all(|a| known.contains_key(a.key())) {
+        return Ok(());
+    }
+    write_status(rule, ctx, report).await.map(drop)
+}
+
+/// Events for each change made.
+async fn announce(rule: &ImageSyncRule, ctx: &Context, changes: &[(Change, TaskKey, Settings)]) {
+    for (change, key, _) in changes {
+        let (reason, verb) = match change {
+            Change::Created => (event_reason::TASK_CREATED, "created"),
+            Change::Replaced => (event_reason::TASK_REPLACED, "replaced (settings drifted)"),
+            Change::Deleted => (event_reason::TASK_DELETED, "deleted"),
+        };
+        publish(
+            ctx,
+            rule,
+            EventType::Normal,
+            reason,
+            format!("{verb} {}", describe(key)),
+        )
+        .await;
+    }
+}
+
+/// Step 6: write the status (only when it changed) and decide when to come back.
+async fn finish(
+    rule: &ImageSyncRule,
+    ctx: &Context,
+    report: Report,
+    resync: Option<Duration>,
+) -> Result<Action, Error> {
+    write_status(rule, ctx, &report).await?;
+    let key = key_of(rule);
+    Ok(match (&report.problem, resync) {
+        (None, Some(resync)) => {
+            ctx.reset_backoff(&key);
+            Action::requeue(jittered(resync))
+        }
+        (Some(p), _) if p.retryable => Action::requeue(ctx.backoff(key, p.retry_after)),
+        // Stalled: nothing changes until the user acts; the resync still catches fixes
+        // made outside Kubernetes (a repository pushed, an organization created).
+        (_, Some(resync)) => Action::requeue(jittered(resync)),
+        (_, None) => Action::await_change(),
+    })
+}
+
+/// Writes the status a report describes, if it differs from the current one; publishes an
+/// Event when the Ready state changes. Returns whether it wrote.
+async fn write_status(rule: &ImageSyncRule, ctx: &Context, report: &Report) -> Result<bool, Error> {
+    let previous = rule.status.as_ref();
+    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let new = status::build(report, rule.metadata.generation, previous, &now);
+    if !status::differs(previous, &new) {
+        return Ok(false);
+    }
+    let api: Api<ImageSyncRule> =
+        Api::namespaced(ctx.client.clone(), &rule.namespace().unwrap_or_default());
+    let patch =
+        json!({"apiVersion": "swrsync.io/v1alpha1", "kind": "ImageSyncRule", "status": new});
+    api.patch_status(
+        &rule.name_any(),
+        &PatchParams::apply(FIELD_MANAGER).force(),
+        &Patch::Apply(&patch),
+    )
+    .await
+    .map_err(Error::PatchStatus)?;
+    let ready = status::ready_state(Some(&new));
+    if ready != status::ready_state(previous) {
+        if let Some((state, reason)) = ready {
+            let type_ = if state == "True" {
+                EventType::Normal
+            } else {
+                EventType::Warning
+            };
+            let message = report
+                .problem
+                .as_ref()
+                .map_or_else(|| report.summary(), |p| p.message.clone());
+            publish(ctx, rule, type_, &reason, message).await;
+        }
+    }
+    Ok(true)
+}
+
+/// The rule is being deleted: remove its tasks (deletionPolicy Delete) or leave them.
+async fn cleanup(rule: &ImageSyncRule, ctx: &Context) -> Result<Action, Error> {
+    let known = inventory(rule.status.as_ref());
+    let managed = managed_keys(&known);
+    if rule.spec.deletion_policy == DeletionPolicy::Orphan
+        || rule.spec.suspend
+        || managed.is_empty()
+    {
+        if !managed.is_empty() {
+            let note = format!("left {} task(s) in SWR", managed.len());
+            publish(
+                ctx,
+                rule,
+                EventType::Normal,
+                event_reason::TASKS_ORPHANED,
+                note,
+            )
+            .await;
+        }
+        return Ok(Action::await_change());
+    }
+    let (swr, _) = match credentials(rule, ctx).await? {
+        Ok(clients) => clients,
+        Err(problem) => return cleanup_pending(rule, ctx, known, problem).await,
+    };
+    let claims = claims(rule, &managed, ctx.rules.state().iter().map(Arc::as_ref));
+    let observation = match observe_step(&swr, &managed).await {
+        Ok(o) => o,
+        Err(problem) => return cleanup_pending(rule, ctx, known, problem).await,
+    };
+    let plan = plan(&PlanInput {
+        desired: BTreeMap::new(),
+        observed: observation.tasks,
+        inventory: managed,
+        claims,
+        prune: true,
+    });
+    let mut report = Report::from_plan(&plan, 0);
+    let changes = apply(&swr, &plan.actions, &mut report).await;
+    announce(rule, ctx, &changes).await;
+    match report.problem.take() {
+        None => Ok(Action::await_change()),
+        Some(problem) => cleanup_pending(rule, ctx, report.tasks, problem).await,
+    }
+}
+
+/// Cleanup could not finish: say why in the status and keep the finalizer (the controller
+/// retries with backoff).
+async fn cleanup_pending(
+    rule: &ImageSyncRule,
+    ctx: &Context,
+    known: BTreeMap<TaskKey, TaskLine>,
+    problem: Problem,
+) -> Result<Action, Error> {
+    let message = problem.message.clone();
+    let problem = Problem {
+        reason: reason::DELETING,
+        retryable: true,
+        ..problem
+    };
+    write_status(rule, ctx, &Report::carried(known, 0, problem)).await?;
+    Err(Error::CleanupPending(message))
+}
