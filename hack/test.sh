@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Every check CI runs, in one command: formatting, lints, then all unit and integration
+# tests (the integration tests start their own kube-apiserver and emulator).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# A real API server for the integration tests: built once, then cached.
+hack/kube-apiserver/install.sh >&2
+
+cargo fmt --all -- --check
+cargo clippy --locked --all-targets -- -D warnings
+cargo test --locked --all-targets "$@"
