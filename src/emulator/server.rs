@@ -1,0 +1,239 @@
+//! The HTTP front: one fallback handler takes every cloud API request raw (path as sent,
+//! query, headers, body bytes — what signature checks need) and runs it through routing,
+//! faults, authentication and the service handlers; `/_admin/` is routed apart.
+
+use std::sync::{Arc, Mutex};
+
+use axum::body::to_bytes;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode};
+use axum::middleware;
+use axum::response::{IntoResponse, Response};
+use axum::{Json, Router};
+use chrono::Utc;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use tokio::sync::watch;
+
+use super::auth::{authenticate, check_signature, header, Tokens};
+use super::calls::{Calls, STATUS_UNANSWERED};
+use super::config::EmulatorConfig;
+use super::errors::Failure;
+use super::faults::{Faults, Outcome};
+use super::router::{self, Operation, Route};
+use super::state::World;
+use super::{admin, hss_api, iam_api, swr_api};
+use crate::auth::verify::ReceivedRequest;
+
+/// Largest accepted request body.
+const MAX_BODY: usize = 1 << 20;
+
+/// Everything the handlers share.
+#[derive(Debug)]
+pub struct App {
+    /// Start-up configuration (also the credentials).
+    pub config: EmulatorConfig,
+    /// The cloud's data, behind [`App::world`].
+    world: Mutex<World>,
+    /// IAM tokens issued. Kept across `/_admin/reset`: clients keep their sessions.
+    pub tokens: Tokens,
+    /// Faults in force.
+    pub faults: Faults,
+    /// Call counts.
+    pub calls: Calls,
+    /// Becomes true when the emulator stops; releases hanging requests.
+    pub stopping: watch::Receiver<bool>,
+}
+
+impl App {
+    /// Fresh state from `config`.
+    pub fn new(config: EmulatorConfig, stopping: watch::Receiver<bool>) -> Self {
+        Self {
+            world: Mutex::new(World::from_config(&config)),
+            config,
+            tokens: Tokens::default(),
+            faults: Faults::default(),
+            calls: Calls::default(),
+            stopping,
+        }
+    }
+
+    /// Locks the cloud's data; never held across an await.
+    pub fn world(&self) -> std::sync::MutexGuard<'_, World> {
+        self.world.lock().expect("state lock")
+    }
+}
+
+/// The whole HTTP service.
+pub fn service(app: Arc<App>) -> Router {
+    Router::new()
+        .nest("/_admin", admin::router(app.clone()))
+        .fallback(cloud)
+        .with_state(app)
+        .layer(middleware::map_response(with_request_id))
+}
+
+async fn with_request_id(mut response: Response) -> Response {
+    let id = hex::encode(rand::random::<[u8; 16]>());
+    response.headers_mut().insert(
+        "x-request-id",
+        HeaderValue::from_str(&id).expect("hex is a valid header value"),
+    );
+    response
+}
+
+/// A cloud API request as the service handlers see it.
+pub struct CloudCall<'a> {
+    /// Shared state.
+    pub app: &'a App,
+    /// The routed region.
+    pub region: &'a str,
+    /// The raw request.
+    pub request: ReceivedRequest<'a>,
+    /// The decoded query.
+    pub query: Vec<(String, String)>,
+}
+
+impl CloudCall<'_> {
+    /// A decoded query parameter.
+    pub fn query(&self, key: &str) -> Option<&str> {
+        self.query
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// A request header.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        header(&self.request, name)
+    }
+
+    /// The JSON body; 400 when it is not the expected shape.
+    pub fn json<T: DeserializeOwned>(&self) -> Result<T, Failure> {
+        serde_json::from_slice(self.request.body)
+            .map_err(|e| Failure::bad_request(format!("invalid request body: {e}")))
+    }
+}
+
+/// A JSON answer.
+pub fn json(status: StatusCode, body: &impl Serialize) -> Response {
+    (status, Json(body)).into_response()
+}
+
+/// 200 with an empty body, as SWR answers changes.
+pub fn empty() -> Response {
+    StatusCode::OK.into_response()
+}
+
+async fn cloud(State(app): State<Arc<App>>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let config = &app.config;
+    let route = router::route(
+        parts.method.as_str(),
+        parts.uri.path(),
+        &config.default_region,
+        |r| config.region(r).is_some(),
+    );
+    let operation = route.operation.name();
+    let service = route.operation.service();
+    let plan = app.faults.plan(operation);
+    let response = match plan.outcome {
+        Outcome::Hang => {
+            app.calls.record(operation, STATUS_UNANSWERED);
+            let mut stopping = app.stopping.clone();
+            // Only shutdown ends a hang; a client that gives up drops this future first.
+            let _ = stopping.wait_for(|s| *s).await;
+            return StatusCode::SERVICE_UNAVAILABLE.into_response();
+        }
+        Outcome::Throttle(seconds) => Failure {
+            retry_after: Some(seconds),
+            ..Failure::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "request throttled (injected)",
+            )
+        }
+        .render(service),
+        Outcome::Fail(status) => {
+            let status = StatusCode::from_u16(status).expect("fault specs hold 4xx/5xx statuses");
+            Failure::new(status, "injected fault").render(service)
+        }
+        Outcome::Pass => match to_bytes(body, MAX_BODY).await {
+            Ok(bytes) => handle(&app, &route, &parts, &bytes)
+                .unwrap_or_else(|failure| failure.render(service)),
+            Err(e) => Failure::bad_request(format!("unreadable body: {e}")).render(service),
+        },
+    };
+    app.calls.record(operation, response.status().as_u16());
+    // The change is made; only the answer waits, like a slow network or a lost response.
+    tokio::time::sleep(plan.delay).await;
+    response
+}
+
+/// Authenticates (before anything else, so a tampered request is a 401 whatever it became),
+/// then resolves the region and dispatches.
+fn handle(
+    app: &App,
+    route: &Route,
+    parts: &axum::http::request::Parts,
+    body: &[u8],
+) -> Result<Response, Failure> {
+    let headers: Vec<(String, String)> = parts
+        .headers
+        .iter()
+        .map(|(n, v)| {
+            let value = String::from_utf8_lossy(v.as_bytes()).into_owned();
+            (n.as_str().to_string(), value)
+        })
+        .collect();
+    let raw_query = parts.uri.query().unwrap_or_default();
+    let request = ReceivedRequest {
+        method: parts.method.as_str(),
+        path: parts.uri.path(),
+        raw_query,
+        headers: &headers,
+        body,
+    };
+    let now = Utc::now();
+    // SWR and HSS tokens must be scoped to the routed region; IAM is global.
+    let scope = match (&route.operation, &route.region) {
+        (Operation::Swr(_) | Operation::ImageSynchronize { .. }, Ok(region)) => {
+            Some(region.as_str())
+        }
+        _ => None,
+    };
+    let caller = match &route.operation {
+        // Logging in needs no signature, but a present one must verify.
+        Operation::CreateToken => check_signature(&app.config, &request, now)?,
+        _ => Some(authenticate(
+            &app.config,
+            &app.tokens,
+            &request,
+            scope,
+            now,
+        )?),
+    };
+    let region = route.region.as_deref().map_err(|prefix| {
+        Failure::new(
+            StatusCode::NOT_FOUND,
+            format!("region {prefix} does not exist"),
+        )
+    })?;
+    let call = CloudCall {
+        app,
+        region,
+        request,
+        query: crate::auth::signer::parse_query(raw_query),
+    };
+    match (&route.operation, &caller) {
+        (Operation::CreateToken, _) => iam_api::create_token(&call),
+        (Operation::Swr(op), Some(caller)) => swr_api::handle(&call, caller, op),
+        (Operation::ImageSynchronize { project_id }, Some(caller)) => {
+            hss_api::synchronize(&call, caller, project_id)
+        }
+        (Operation::ListProjects, Some(caller)) => iam_api::list_projects(&call, caller),
+        _ => Err(Failure::new(
+            StatusCode::NOT_FOUND,
+            format!("no such API: {} {}", parts.method, parts.uri.path()),
+        )),
+    }
+}

@@ -1,0 +1,458 @@
+//! The emulated SWR API over HTTP: validation and error bodies, sync task create/list/delete,
+//! manual sync and its jobs, the listings with paging, and region routing.
+
+mod support;
+
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use support::signed::{admin, read, start, Signed};
+use swr_sync_operator::emulator::EmulatorConfig;
+
+const NGINX: &str = "/v2/manage/namespaces/platform/repos/nginx";
+
+fn dr(region: &str) -> Value {
+    json!({"remoteRegionId": region, "remoteNamespace": "platform-dr"})
+}
+
+fn error_code(body: &Value) -> &str {
+    assert_eq!(body[0]["detail"], "", "SWR error body shape: {body}");
+    assert!(body[0]["errorMessage"].is_string(), "{body}");
+    body[0]["errorCode"].as_str().unwrap_or_default()
+}
+
+fn path(org: &str, repo: &str, leaf: &str) -> String {
+    format!("/v2/manage/namespaces/{org}/repos/{repo}/{leaf}")
+}
+
+#[tokio::test]
+async fn names_bodies_and_targets_are_validated() {
+    let (_emulator, swr) = start(EmulatorConfig::embedded_default()).await;
+    let task = r#"{"remoteRegionId": "cn-east-3", "remoteNamespace": "platform-dr"}"#;
+    let sync_repo = path("platform", "nginx", "sync_repo");
+    let sync_images = path("platform", "nginx", "sync_images");
+    let (post, get, delete) = (Method::POST, Method::GET, Method::DELETE);
+    let table = [
+        (
+            "invalid organization",
+            &post,
+            path("Bad_", "nginx", "sync_repo"),
+            task,
+            400,
+        ),
+        (
+            "invalid repository",
+            &post,
+            path("platform", "Nginx", "sync_repo"),
+            task,
+            400,
+        ),
+        (
+            "invalid nested repository",
+            &get,
+            path("platform", "a%24%24b", "sync_repo"),
+            "",
+            400,
+        ),
+        (
+            "missing remoteRegionId",
+            &post,
+            sync_repo.clone(),
+            r#"{"remoteNamespace": "platform-dr"}"#,
+            400,
+        ),
+        (
+            "missing remoteNamespace",
+            &post,
+            sync_repo.clone(),
+            r#"{"remoteRegionId": "cn-east-3"}"#,
+            400,
+        ),
+        ("bad JSON", &post, sync_repo.clone(), "{not json", 400),
+        (
+            "wrong types",
+            &post,
+            sync_repo.clone(),
+            r#"{"remoteRegionId": "cn-east-3", "remoteNamespace": "platform-dr", "syncAuto": "yes"}"#,
+            400,
+        ),
+        (
+            "unknown target region",
+            &post,
+            sync_repo.clone(),
+            r#"{"remoteRegionId": "mars-1", "remoteNamespace": "platform-dr"}"#,
+            400,
+        ),
+        (
+            "target is the source",
+            &post,
+            sync_repo.clone(),
+            r#"{"remoteRegionId": "cn-north-4", "remoteNamespace": "platform"}"#,
+            400,
+        ),
+        (
+            "missing target organization",
+            &post,
+            sync_repo.clone(),
+            r#"{"remoteRegionId": "cn-east-3", "remoteNamespace": "nowhere"}"#,
+            400,
+        ),
+        (
+            "missing source repository",
+            &post,
+            path("platform", "nope", "sync_repo"),
+            task,
+            404,
+        ),
+        (
+            "missing source organization",
+            &get,
+            path("ghost", "nginx", "sync_repo"),
+            "",
+            404,
+        ),
+        (
+            "delete with bad JSON",
+            &delete,
+            sync_repo.clone(),
+            "[]",
+            400,
+        ),
+        (
+            "delete from a missing repository",
+            &delete,
+            path("platform", "nope", "sync_repo"),
+            task,
+            404,
+        ),
+        (
+            "manual sync of a missing tag",
+            &post,
+            sync_images.clone(),
+            r#"{"imageTag": ["nope"], "remoteRegionId": "cn-east-3", "remoteNamespace": "platform-dr"}"#,
+            404,
+        ),
+        (
+            "manual sync without tags",
+            &post,
+            sync_images,
+            r#"{"imageTag": [], "remoteRegionId": "cn-east-3", "remoteNamespace": "platform-dr"}"#,
+            400,
+        ),
+        (
+            "bad sync_job filter",
+            &get,
+            path("platform", "nginx", "sync_job?filter=limit::x"),
+            "",
+            400,
+        ),
+        (
+            "bad repos limit",
+            &get,
+            "/v2/manage/repos?namespace=platform&limit=-1".into(),
+            "",
+            400,
+        ),
+        (
+            "bad repos namespace",
+            &get,
+            "/v2/manage/repos?namespace=Bad".into(),
+            "",
+            400,
+        ),
+        (
+            "tags of a missing repository",
+            &get,
+            path("platform", "nope", "tags"),
+            "",
+            404,
+        ),
+        ("unknown API", &Method::PUT, sync_repo, "", 404),
+    ];
+    for (what, method, target, body, status) in table {
+        let code = match status {
+            400 => "SVCSTG.SWR.4000014",
+            _ => "SVCSTG.SWR.4040000",
+        };
+        let (got, answer) = read(
+            swr.send(method.clone(), &target, &[], body.as_bytes())
+                .await,
+        )
+        .await;
+        assert_eq!(got.as_u16(), status, "{what}: {answer}");
+        assert_eq!(error_code(&answer), code, "{what}: {answer}");
+    }
+    let (_, tasks) = admin(&swr.base, Method::GET, "tasks", None).await;
+    assert_eq!(tasks, json!([]), "no refused request left a task");
+}
+
+#[tokio::test]
+async fn create_is_unique_and_delete_follows_swr() {
+    let (_emulator, swr) = start(EmulatorConfig::embedded_default()).await;
+    let sync_repo = format!("{NGINX}/sync_repo");
+    let body = json!({"remoteRegionId": "cn-east-3", "remoteNamespace": "platform-dr",
+        "syncAuto": true});
+    let created = swr.post(&sync_repo, &body).await;
+    assert_eq!(created.status(), StatusCode::OK);
+    assert_eq!(
+        created.text().await.unwrap(),
+        "",
+        "SWR answers a create with no body"
+    );
+
+    let (status, body) = read(swr.post(&sync_repo, &dr("cn-east-3")).await).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(error_code(&body), "SVCSTG.SWR.4090000");
+    let (_, tasks) = read(swr.get(&sync_repo).await).await;
+    assert_eq!(
+        tasks.as_array().unwrap().len(),
+        1,
+        "the task exists once: {tasks}"
+    );
+    let task = &tasks[0];
+    assert_eq!(
+        (
+            &task["namespace"],
+            &task["repoName"],
+            &task["remoteRegionId"],
+            &task["syncAuto"],
+            &task["override"]
+        ),
+        (
+            &json!("platform"),
+            &json!("nginx"),
+            &json!("cn-east-3"),
+            &json!(true),
+            &json!(false)
+        )
+    );
+    assert_eq!(task["domainName"], "example-domain");
+    assert!(
+        task["id"].is_i64() && task["createdAt"].as_str().unwrap().ends_with('Z'),
+        "{task}"
+    );
+
+    let (status, body) = read(swr.delete(&sync_repo, &dr("ap-southeast-1")).await).await;
+    assert_eq!(
+        status,
+        StatusCode::BAD_REQUEST,
+        "deleting a missing task: {body}"
+    );
+    assert_eq!(error_code(&body), "SVCSTG.SWR.4001158");
+    let deleted = swr.delete(&sync_repo, &dr("cn-east-3")).await;
+    assert_eq!(deleted.status(), StatusCode::OK);
+    let (_, tasks) = read(swr.get(&sync_repo).await).await;
+    assert_eq!(tasks, json!([]));
+}
+
+#[tokio::test]
+async fn nested_repositories_arrive_as_dollar_or_percent_24() {
+    let (_emulator, swr) = start(EmulatorConfig::embedded_default()).await;
+    let encoded = "/v2/manage/namespaces/platform/repos/team%24api/sync_repo";
+    assert_eq!(
+        swr.post(encoded, &dr("cn-east-3")).await.status(),
+        StatusCode::OK
+    );
+    let (status, tasks) = read(
+        swr.get("/v2/manage/namespaces/platform/repos/team$api/sync_repo")
+            .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(tasks[0]["repoName"], "team/api");
+}
+
+async fn tag_digests(swr: &Signed, target: &str) -> Vec<(String, String)> {
+    let (status, tags) = read(swr.get(target).await).await;
+    assert_eq!(status, StatusCode::OK, "{tags}");
+    tags.as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["Tag"].as_str().unwrap().into(),
+                t["digest"].as_str().unwrap().into(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn manual_sync_copies_tags_and_records_job_states() {
+    let (_emulator, swr) = start(EmulatorConfig::embedded_default()).await;
+    let sync = |tags: &[&str], override_existing: bool| {
+        json!({"imageTag": tags, "override": override_existing,
+            "remoteRegionId": "cn-east-3", "remoteNamespace": "platform-dr"})
+    };
+    let images = format!("{NGINX}/sync_images");
+    let answer = swr.post(&images, &sync(&["1.25", "latest"], false)).await;
+    assert_eq!(answer.status(), StatusCode::OK);
+    let copied = "/cn-east-3/v2/manage/namespaces/platform-dr/repos/nginx/tags";
+    assert_eq!(
+        tag_digests(&swr, copied).await,
+        tag_digests(&swr, &format!("{NGINX}/tags")).await
+    );
+
+    assert_eq!(
+        swr.post(&images, &sync(&["1.25"], false)).await.status(),
+        StatusCode::OK
+    );
+    let push = json!({"region": "cn-north-4", "organization": "platform", "repository": "nginx",
+        "tag": "latest", "digest": "sha256:new"});
+    assert_eq!(
+        admin(&swr.base, Method::POST, "push", Some(push)).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        swr.post(&images, &sync(&["latest"], false)).await.status(),
+        StatusCode::OK
+    );
+    let moved = tag_digests(&swr, copied).await;
+    assert_ne!(moved[1].1, "sha256:new", "not overwritten without override");
+    assert_eq!(
+        swr.post(&images, &sync(&["latest"], true)).await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(tag_digests(&swr, copied).await[1].1, "sha256:new");
+
+    let answer = swr.get(&format!("{NGINX}/sync_job")).await;
+    assert_eq!(answer.headers()["content-range"], "0-4/5");
+    let (_, jobs) = read(answer).await;
+    let seen: Vec<(&str, &str)> = jobs
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| (j["tag"].as_str().unwrap(), j["status"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("latest", "success"),
+            ("latest", "failed"),
+            ("1.25", "existed"),
+            ("latest", "success"),
+            ("1.25", "success")
+        ],
+        "newest first"
+    );
+    assert_eq!(jobs[0]["syncOperatorName"], support::signed::ACCESS_KEY);
+}
+
+#[tokio::test]
+async fn listings_page_and_report_content_range() {
+    let (_emulator, swr) = start(EmulatorConfig::embedded_default()).await;
+    let (_, regions) = read(swr.get("/v2/manage/regions").await).await;
+    assert_eq!(
+        regions,
+        json!([{"regionID": "ap-southeast-1"}, {"regionID": "cn-east-3"}])
+    );
+    let (_, regions) = read(swr.get("/cn-east-3/v2/manage/regions").await).await;
+    assert_eq!(
+        regions,
+        json!([{"regionID": "ap-southeast-1"}, {"regionID": "cn-north-4"}])
+    );
+
+    let (_, orgs) = read(swr.get("/v2/manage/namespaces").await).await;
+    let names: Vec<&str> = orgs["namespaces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["platform", "team_a.b-c"]);
+
+    let page = swr
+        .get("/v2/manage/repos?namespace=platform&limit=1&offset=1")
+        .await;
+    assert_eq!(page.headers()["content-range"], "1-1/2");
+    let (_, repos) = read(page).await;
+    assert_eq!(repos[0]["name"], "team/api");
+    assert_eq!(repos[0]["namespace"], "platform");
+    assert_eq!(repos[0]["tags"], json!(["v1"]));
+    let (_, all) = read(swr.get("/v2/manage/repos").await).await;
+    assert_eq!(
+        all.as_array().unwrap().len(),
+        3,
+        "every organization without a namespace"
+    );
+    let beyond = swr
+        .get("/v2/manage/repos?namespace=platform&limit=10&offset=5")
+        .await;
+    assert_eq!(beyond.headers()["content-range"], "*/2");
+
+    let tags = swr.get(&format!("{NGINX}/tags?limit=1")).await;
+    assert_eq!(tags.headers()["content-range"], "0-0/2");
+    let (_, tags) = read(tags).await;
+    assert_eq!(tags[0]["Tag"], "1.25");
+    assert!(tags[0]["digest"].as_str().unwrap().starts_with("sha256:"));
+    assert_eq!(
+        tags[0]["path"],
+        "swr.cn-north-4.myhuaweicloud.com/platform/nginx:1.25"
+    );
+}
+
+#[tokio::test]
+async fn the_region_prefix_routes_and_unknown_regions_are_404() {
+    let (_emulator, swr) = start(EmulatorConfig::embedded_default()).await;
+    let push = json!({"region": "cn-east-3", "organization": "platform-dr", "repository": "nginx",
+        "tag": "v9"});
+    admin(&swr.base, Method::POST, "push", Some(push)).await;
+    let east = "/cn-east-3/v2/manage/namespaces/platform-dr/repos/nginx/sync_repo";
+    assert_eq!(
+        swr.post(east, &dr("ap-southeast-1")).await.status(),
+        StatusCode::OK
+    );
+    let (_, tasks) = read(swr.get(east).await).await;
+    assert_eq!(tasks[0]["remoteRegionId"], "ap-southeast-1");
+    // Without a prefix the request goes to cn-north-4, which has no platform-dr.
+    let (status, _) = read(
+        swr.get("/v2/manage/namespaces/platform-dr/repos/nginx/sync_repo")
+            .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    // An explicit default region is the same as none.
+    let (_, prefixed) = read(swr.get("/cn-north-4/v2/manage/regions").await).await;
+    let (_, bare) = read(swr.get("/v2/manage/regions").await).await;
+    assert_eq!(prefixed, bare);
+    let (_, all) = admin(&swr.base, Method::GET, "tasks", None).await;
+    assert_eq!(all[0]["region"], "cn-east-3");
+
+    let unknown = swr.get("/mars-1/v2/manage/regions").await;
+    assert!(unknown.headers().contains_key("x-request-id"));
+    let (status, body) = read(unknown).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(
+        body[0]["errorMessage"].as_str().unwrap().contains("mars-1"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn every_answer_carries_a_fresh_request_id() {
+    let (_emulator, swr) = start(EmulatorConfig::embedded_default()).await;
+    let mut ids = Vec::new();
+    for target in [
+        "/v2/manage/regions",
+        "/v2/manage/namespaces/platform/repos/nope/sync_repo",
+    ] {
+        let answer = swr.get(target).await;
+        let id = answer.headers()["x-request-id"]
+            .to_str()
+            .unwrap()
+            .to_string();
+        assert_eq!(id.len(), 32, "{id}");
+        ids.push(id);
+    }
+    let unauthenticated = reqwest::get(format!("{}/v2/manage/regions", swr.base))
+        .await
+        .unwrap();
+    assert_eq!(unauthenticated.status(), StatusCode::UNAUTHORIZED);
+    ids.push(
+        unauthenticated.headers()["x-request-id"]
+            .to_str()
+            .unwrap()
+            .into(),
+    );
+    ids.dedup();
+    assert_eq!(ids.len(), 3);
+}

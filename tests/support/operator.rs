@@ -1,0 +1,329 @@
+//! An operator under test: a real API server namespace, an in-process emulator and the
+//! controller running in-process against both.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
+use kube::Client;
+use serde_json::{json, Value};
+use swr_sync_operator::api::ImageSyncRule;
+use swr_sync_operator::auth::{AccessKey, CloudAuth, Credentials, SecretString};
+use swr_sync_operator::cloud::endpoint::Endpoints;
+use swr_sync_operator::cloud::transport::RetryPolicy;
+use swr_sync_operator::cloud::CloudClient;
+use swr_sync_operator::cloud::{Transport, TransportConfig};
+use swr_sync_operator::emulator::{Emulator, EmulatorConfig, EmulatorHandle};
+use swr_sync_operator::reconcile::context::ReconcilerConfig;
+use swr_sync_operator::reconcile::controller::{self, ControllerConfig};
+use swr_sync_operator::swr::SwrClient;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use super::cluster;
+
+/// The demo access key of the embedded emulator config.
+pub const ACCESS_KEY: &str = "QTWAOYTTINDUT2QVKYUC";
+/// Its secret key.
+pub const SECRET_KEY: &str = "MFyfvK41ba2giqM7Uio6PznpdUKGpownRZlmVmHc";
+
+/// A namespace + emulator + (restartable) operator.
+pub struct Env {
+    pub client: Client,
+    pub ns: String,
+    pub emulator: EmulatorHandle,
+    pub http: reqwest::Client,
+    pub qps: f64,
+    operator: Option<(oneshot::Sender<()>, JoinHandle<()>)>,
+}
+
+impl Env {
+    /// Fresh namespace and emulator, credentials Secret created, operator running.
+    pub async fn start(prefix: &str) -> Self {
+        let mut env = Self::without_operator(prefix).await;
+        env.create_secret("swr-credentials").await;
+        env.start_operator();
+        env
+    }
+
+    /// Fresh namespace and emulator; no Secret, no operator yet.
+    pub async fn without_operator(prefix: &str) -> Self {
+        let client = cluster::client().await;
+        cluster::install_crd(&client).await;
+        let ns = cluster::namespace(&client, prefix).await;
+        let emulator = Emulator::start(
+            EmulatorConfig::embedded_default(),
+            "127.0.0.1:0".parse().unwrap(),
+        )
+        .await
+        .expect("emulator starts");
+        Self {
+            client,
+            ns,
+            emulator,
+            http: reqwest::Client::new(),
+            qps: 20.0,
+            operator: None,
+        }
+    }
+
+    /// Starts the controller for this namespace.
+    pub fn start_operator(&mut self) {
+        assert!(self.operator.is_none(), "operator already running");
+        let transport = Transport::new(TransportConfig {
+            endpoints: Endpoints::single(&self.emulator.endpoint_template()).unwrap(),
+            timeout: Duration::from_secs(2),
+            qps: self.qps,
+            burst: 5,
+            retry: RetryPolicy {
+                max_retries: 2,
+                base: Duration::from_millis(50),
+                max_backoff: Duration::from_millis(500),
+            },
+        })
+        .unwrap();
+        let config = ControllerConfig {
+            namespace: Some(self.ns.clone()),
+            label_selector: None,
+            concurrency: 4,
+            reporter: "swr-sync-operator-test".into(),
+            reconciler: ReconcilerConfig::default(),
+        };
+        let (stop, stopped) = oneshot::channel::<()>();
+        let handle = tokio::spawn(controller::run(
+            self.client.clone(),
+            Arc::new(transport),
+            config,
+            async move {
+                let _ = stopped.await;
+            },
+        ));
+        self.operator = Some((stop, handle));
+    }
+
+    /// An SWR client with the demo credentials: "somebody else" using the API directly.
+    pub fn swr_client(&self) -> SwrClient {
+        let transport = Transport::new(TransportConfig {
+            endpoints: Endpoints::single(&self.emulator.endpoint_template()).unwrap(),
+            ..TransportConfig::default()
+        })
+        .unwrap();
+        let credentials = Credentials::AccessKey(AccessKey {
+            access_key: ACCESS_KEY.into(),
+            secret_key: SecretString::new(SECRET_KEY),
+            security_token: None,
+            project_id: None,
+        });
+        SwrClient::new(CloudClient::new(
+            Arc::new(transport),
+            Arc::new(CloudAuth::new(credentials)),
+        ))
+    }
+
+    /// Stops the controller gracefully.
+    pub async fn stop_operator(&mut self) {
+        if let Some((stop, handle)) = self.operator.take() {
+            let _ = stop.send(());
+            let _ = tokio::time::timeout(Duration::from_secs(20), handle).await;
+        }
+    }
+
+    /// Kills the controller at once, as a crashed process would stop.
+    pub fn kill_operator(&mut self) {
+        if let Some((_, handle)) = self.operator.take() {
+            handle.abort();
+        }
+    }
+
+    /// The rules API of the namespace.
+    pub fn rules(&self) -> Api<ImageSyncRule> {
+        Api::namespaced(self.client.clone(), &self.ns)
+    }
+
+    /// Creates the credentials Secret with the emulator's demo AK/SK.
+    pub async fn create_secret(&self, name: &str) {
+        let secret: Secret = serde_json::from_value(json!({
+            "metadata": {"name": name},
+            "stringData": {"accessKey": ACCESS_KEY, "secretKey": SECRET_KEY},
+        }))
+        .unwrap();
+        Api::<Secret>::namespaced(self.client.clone(), &self.ns)
+            .create(&PostParams::default(), &secret)
+            .await
+            .expect("creating the Secret");
+    }
+
+    /// Applies a rule the way GitOps tools do (server-side apply of the whole object).
+    pub async fn apply(&self, name: &str, spec: Value) -> Result<ImageSyncRule, kube::Error> {
+        let rule = json!({
+            "apiVersion": "swrsync.io/v1alpha1",
+            "kind": "ImageSyncRule",
+            "metadata": {"name": name},
+            "spec": spec,
+        });
+        self.rules()
+            .patch(
+                name,
+                &PatchParams::apply("gitops").force(),
+                &Patch::Apply(&rule),
+            )
+            .await
+    }
+
+    /// Deletes a rule.
+    pub async fn delete(&self, name: &str) {
+        self.rules()
+            .delete(name, &DeleteParams::default())
+            .await
+            .expect("deleting the rule");
+    }
+
+    /// Waits until `check` holds for the rule (or it is gone, for `None`).
+    pub async fn wait_for(
+        &self,
+        name: &str,
+        what: &str,
+        check: impl Fn(Option<&ImageSyncRule>) -> bool,
+    ) -> Option<ImageSyncRule> {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let rule = self.rules().get_opt(name).await.expect("reading the rule");
+            if check(rule.as_ref()) {
+                return rule;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}; rule is now {}",
+                serde_json::to_string_pretty(&rule.map(|r| r.status)).unwrap()
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// Waits for Ready=True with the given summary.
+    pub async fn wait_ready(&self, name: &str, summary: &str) -> ImageSyncRule {
+        self.wait_for(name, &format!("{name} Ready with {summary:?}"), |r| {
+            r.is_some_and(|r| {
+                ready_reason(r).as_deref() == Some("True/InSync")
+                    && r.status.as_ref().and_then(|s| s.summary.as_deref()) == Some(summary)
+                    && r.status.as_ref().and_then(|s| s.observed_generation)
+                        == r.metadata.generation
+            })
+        })
+        .await
+        .unwrap()
+    }
+
+    /// GET an admin endpoint of the emulator.
+    pub async fn admin(&self, path: &str) -> Value {
+        self.http
+            .get(format!("{}/_admin/{path}", self.emulator.base_url()))
+            .send()
+            .await
+            .expect("emulator admin API answers")
+            .error_for_status()
+            .expect("admin call succeeds")
+            .json()
+            .await
+            .expect("admin JSON")
+    }
+
+    /// Sends a JSON body to an admin endpoint.
+    pub async fn admin_send(&self, method: reqwest::Method, path: &str, body: Value) -> Value {
+        let response = self
+            .http
+            .request(
+                method,
+                format!("{}/_admin/{path}", self.emulator.base_url()),
+            )
+            .json(&body)
+            .send()
+            .await
+            .expect("emulator admin API answers");
+        let status = response.status();
+        let text = response.text().await.unwrap_or_default();
+        assert!(status.is_success(), "admin {path}: {status} {text}");
+        serde_json::from_str(&text).unwrap_or(Value::Null)
+    }
+
+    /// The emulator's tasks as (region, org, repo, target region, target org, override, syncAuto).
+    pub async fn tasks(&self) -> Vec<(String, String, String, String, String, bool, bool)> {
+        let mut out: Vec<_> = self
+            .admin("tasks")
+            .await
+            .as_array()
+            .expect("tasks array")
+            .iter()
+            .map(|t| {
+                let s = |k: &str| t[k].as_str().unwrap_or_default().to_string();
+                (
+                    s("region"),
+                    s("namespace"),
+                    s("repoName"),
+                    s("remoteRegionId"),
+                    s("remoteNamespace"),
+                    t["override"].as_bool().unwrap_or_default(),
+                    t["syncAuto"].as_bool().unwrap_or_default(),
+                )
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// Calls by (operation, status).
+    pub async fn calls(&self) -> BTreeMap<(String, u16), u64> {
+        self.admin("calls").await["calls"]
+            .as_array()
+            .expect("calls array")
+            .iter()
+            .map(|c| {
+                (
+                    (
+                        c["operation"].as_str().unwrap().to_string(),
+                        c["status"].as_u64().unwrap() as u16,
+                    ),
+                    c["count"].as_u64().unwrap(),
+                )
+            })
+            .collect()
+    }
+
+    /// Calls of one operation, any status.
+    pub async fn calls_of(&self, operation: &str) -> u64 {
+        self.calls()
+            .await
+            .iter()
+            .filter(|((op, _), _)| op == operation)
+            .map(|(_, n)| n)
+            .sum()
+    }
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        self.kill_operator();
+    }
+}
+
+/// `Ready` as `status/reason`.
+pub fn ready_reason(rule: &ImageSyncRule) -> Option<String> {
+    rule.status
+        .as_ref()?
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "Ready")
+        .map(|c| format!("{}/{}", c.status, c.reason))
+}
+
+/// A spec for the embedded emulator's `platform` organization.
+pub fn spec(repos: &[&str], targets: &[(&str, &str)]) -> Value {
+    json!({
+        "source": {"region": "cn-north-4", "organization": "platform", "repositories": repos},
+        "targets": targets.iter().map(|(r, o)| json!({"region": r, "organization": o})).collect::<Vec<_>>(),
+        "credentialsSecretRef": {"name": "swr-credentials"},
+        "resyncInterval": "10s",
+    })
+}
