@@ -122,11 +122,30 @@ impl RunArgs {
             },
         };
         tracing::info!(namespace = ?config.namespace, selector = ?config.label_selector, "operator starting");
-        controller::run(client, transport, config, shutdown_signal()).await;
+        // In-flight reconciles get a bounded grace period after SIGTERM, then the process
+        // exits regardless (watch streams do not always end promptly on their own).
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let controller = controller::run(client, transport, config, async move {
+            let _ = stopped.await;
+        });
+        tokio::pin!(controller);
+        tokio::select! {
+            () = &mut controller => {}
+            () = shutdown_signal() => {
+                tracing::info!("shutdown requested; finishing in-flight reconciles");
+                let _ = stop.send(());
+                if tokio::time::timeout(SHUTDOWN_GRACE, controller).await.is_err() {
+                    tracing::warn!("reconciles still running after {SHUTDOWN_GRACE:?}; exiting");
+                }
+            }
+        }
         tracing::info!("operator stopped");
         Ok(())
     }
 }
+
+/// Longest wait for in-flight reconciles after SIGTERM.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
 
 /// Resolves on SIGTERM or Ctrl-C.
 pub async fn shutdown_signal() {

@@ -28,8 +28,13 @@ impl Setup {
     }
 
     async fn with_config(config: EmulatorConfig) -> Self {
-        let emulator = Emulator::start(config, "127.0.0.1:0".parse().unwrap()).await.unwrap();
-        Self { emulator, http: reqwest::Client::new() }
+        let emulator = Emulator::start(config, "127.0.0.1:0".parse().unwrap())
+            .await
+            .unwrap();
+        Self {
+            emulator,
+            http: reqwest::Client::new(),
+        }
     }
 
     fn transport(&self, tune: impl FnOnce(&mut TransportConfig)) -> Arc<Transport> {
@@ -110,7 +115,10 @@ fn dr(region: &str) -> CreateSyncTask {
 }
 
 fn target(region: &str) -> SyncTarget {
-    SyncTarget { remote_region_id: region.into(), remote_namespace: "platform-dr".into() }
+    SyncTarget {
+        remote_region_id: region.into(),
+        remote_namespace: "platform-dr".into(),
+    }
 }
 
 #[tokio::test]
@@ -118,13 +126,25 @@ async fn sync_task_lifecycle() {
     let s = Setup::new().await;
     let swr = s.swr();
     assert!(swr.list_sync_tasks(&nginx()).await.unwrap().is_empty());
-    swr.create_sync_task(&nginx(), &dr("cn-east-3")).await.unwrap();
+    swr.create_sync_task(&nginx(), &dr("cn-east-3"))
+        .await
+        .unwrap();
     let tasks = swr.list_sync_tasks(&nginx()).await.unwrap();
     assert_eq!(tasks.len(), 1);
-    assert_eq!((tasks[0].remote_region_id.as_str(), tasks[0].sync_auto), ("cn-east-3", true));
-    assert_eq!(swr.delete_sync_task(&nginx(), &target("cn-east-3")).await.unwrap(), DeleteOutcome::Deleted);
     assert_eq!(
-        swr.delete_sync_task(&nginx(), &target("cn-east-3")).await.unwrap(),
+        (tasks[0].remote_region_id.as_str(), tasks[0].sync_auto),
+        ("cn-east-3", true)
+    );
+    assert_eq!(
+        swr.delete_sync_task(&nginx(), &target("cn-east-3"))
+            .await
+            .unwrap(),
+        DeleteOutcome::Deleted
+    );
+    assert_eq!(
+        swr.delete_sync_task(&nginx(), &target("cn-east-3"))
+            .await
+            .unwrap(),
         DeleteOutcome::AlreadyAbsent,
         "deleting a missing task is not an error"
     );
@@ -144,7 +164,13 @@ async fn nested_repository_names_travel_as_dollar() {
 async fn manual_sync_jobs_regions_organizations_repositories_tags() {
     let s = Setup::new().await;
     let swr = s.swr();
-    let tags: Vec<String> = swr.list_tags(&nginx()).await.unwrap().into_iter().map(|t| t.tag).collect();
+    let tags: Vec<String> = swr
+        .list_tags(&nginx())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.tag)
+        .collect();
     assert!(tags.contains(&"latest".to_string()), "{tags:?}");
     swr.sync_images(
         &nginx(),
@@ -159,17 +185,31 @@ async fn manual_sync_jobs_regions_organizations_repositories_tags() {
     .unwrap();
     let jobs = swr.list_sync_jobs(&nginx(), 10, 0).await.unwrap();
     assert_eq!(jobs.len(), tags.len());
-    assert_eq!(swr.list_sync_jobs(&nginx(), 1, 1).await.unwrap().len(), 1, "paging");
+    assert_eq!(
+        swr.list_sync_jobs(&nginx(), 1, 1).await.unwrap().len(),
+        1,
+        "paging"
+    );
     let copied = SourceRepo::new("cn-east-3", "platform-dr", "nginx").unwrap();
-    assert_eq!(swr.list_tags(&copied).await.unwrap().len(), tags.len(), "tags arrived");
+    assert_eq!(
+        swr.list_tags(&copied).await.unwrap().len(),
+        tags.len(),
+        "tags arrived"
+    );
 
     let regions = swr.list_regions("cn-north-4").await.unwrap();
     assert!(regions.contains(&"cn-east-3".to_string()), "{regions:?}");
     let orgs = swr.list_organizations("cn-north-4").await.unwrap();
     assert!(orgs.iter().any(|o| o.name == "platform"), "{orgs:?}");
-    let repos = swr.list_repositories("cn-north-4", "platform").await.unwrap();
+    let repos = swr
+        .list_repositories("cn-north-4", "platform")
+        .await
+        .unwrap();
     let names: Vec<_> = repos.iter().map(|r| r.name.as_str()).collect();
-    assert!(names.contains(&"nginx") && names.contains(&"team/api"), "{names:?}");
+    assert!(
+        names.contains(&"nginx") && names.contains(&"team/api"),
+        "{names:?}"
+    );
 }
 
 #[tokio::test]
@@ -185,20 +225,39 @@ async fn repositories_are_read_across_pages() {
             .unwrap();
         assert!(r.status().is_success());
     }
-    let repos = s.swr().list_repositories("cn-north-4", "platform").await.unwrap();
+    let repos = s
+        .swr()
+        .list_repositories("cn-north-4", "platform")
+        .await
+        .unwrap();
     assert!(repos.len() >= 132, "{}", repos.len());
-    assert_eq!(s.calls_of("swr.list_repositories").await, 2, "two pages of 100");
+    assert_eq!(
+        s.calls_of("swr.list_repositories").await,
+        2,
+        "two pages of 100"
+    );
 }
 
 #[tokio::test]
 async fn hss_refresh_with_aksk_project_lookup_and_with_iam_tokens() {
     let s = Setup::new().await;
     let hss = HssClient::new(s.cloud(s.transport(|_| {}), aksk(SECRET_KEY)));
-    hss.synchronize_images("cn-north-4", "private_image", Some("all_granted_eps")).await.unwrap();
-    assert_eq!(s.calls_of("iam.list_projects").await, 1, "project id looked up");
-    hss.synchronize_images("cn-north-4", "shared_image", None).await.unwrap();
+    hss.synchronize_images("cn-north-4", "private_image", Some("all_granted_eps"))
+        .await
+        .unwrap();
+    assert_eq!(
+        s.calls_of("iam.list_projects").await,
+        1,
+        "project id looked up"
+    );
+    hss.synchronize_images("cn-north-4", "shared_image", None)
+        .await
+        .unwrap();
     assert_eq!(s.calls_of("iam.list_projects").await, 1, "and cached");
-    assert!(hss.synchronize_images("cn-north-4", "bogus", None).await.is_err());
+    assert!(hss
+        .synchronize_images("cn-north-4", "bogus", None)
+        .await
+        .is_err());
 
     let login = Credentials::Password(PasswordLogin {
         username: "swr-operator".into(),
@@ -209,8 +268,15 @@ async fn hss_refresh_with_aksk_project_lookup_and_with_iam_tokens() {
     let swr = SwrClient::new(cloud.clone());
     swr.list_sync_tasks(&nginx()).await.unwrap();
     swr.list_sync_tasks(&nginx()).await.unwrap();
-    HssClient::new(cloud).synchronize_images("cn-north-4", "private_image", None).await.unwrap();
-    assert_eq!(s.calls_of("iam.create_token").await, 1, "one token serves many calls");
+    HssClient::new(cloud)
+        .synchronize_images("cn-north-4", "private_image", None)
+        .await
+        .unwrap();
+    assert_eq!(
+        s.calls_of("iam.create_token").await,
+        1,
+        "one token serves many calls"
+    );
 }
 
 #[tokio::test]
@@ -222,13 +288,24 @@ async fn each_error_class() {
     // 400: target organization does not exist.
     let mut bad = dr("cn-east-3");
     bad.remote_namespace = "nowhere".into();
-    assert_eq!(class(swr.create_sync_task(&nginx(), &bad).await), ErrorClass::InvalidRequest);
+    assert_eq!(
+        class(swr.create_sync_task(&nginx(), &bad).await),
+        ErrorClass::InvalidRequest
+    );
     // 404: no such repository.
     let missing = SourceRepo::new("cn-north-4", "platform", "nope").unwrap();
-    assert_eq!(swr.list_sync_tasks(&missing).await.unwrap_err().class(), ErrorClass::NotFound);
+    assert_eq!(
+        swr.list_sync_tasks(&missing).await.unwrap_err().class(),
+        ErrorClass::NotFound
+    );
     // 409: duplicate.
-    swr.create_sync_task(&nginx(), &dr("cn-east-3")).await.unwrap();
-    let dup = swr.create_sync_task(&nginx(), &dr("cn-east-3")).await.unwrap_err();
+    swr.create_sync_task(&nginx(), &dr("cn-east-3"))
+        .await
+        .unwrap();
+    let dup = swr
+        .create_sync_task(&nginx(), &dr("cn-east-3"))
+        .await
+        .unwrap_err();
     assert_eq!(dup.class(), ErrorClass::Conflict);
     assert!(dup.api().evidence.request_id.is_some(), "request id kept");
     // 401: wrong secret key; the message names no secret.
@@ -246,34 +323,58 @@ async fn each_error_class() {
     });
     let hss = HssClient::new(s.cloud(s.transport(|_| {}), foreign_project));
     assert_eq!(
-        hss.synchronize_images("cn-north-4", "private_image", None).await.unwrap_err().class(),
+        hss.synchronize_images("cn-north-4", "private_image", None)
+            .await
+            .unwrap_err()
+            .class(),
         ErrorClass::Forbidden
     );
     // 5xx, 429, timeout.
-    s.faults(json!({"error_rate": 1.0, "operations": ["swr.list_sync_tasks"]})).await;
-    assert_eq!(swr.list_sync_tasks(&nginx()).await.unwrap_err().class(), ErrorClass::Server);
-    s.faults(json!({"qps_limit": 1.0, "retry_after_seconds": 30})).await;
+    s.faults(json!({"error_rate": 1.0, "operations": ["swr.list_sync_tasks"]}))
+        .await;
+    assert_eq!(
+        swr.list_sync_tasks(&nginx()).await.unwrap_err().class(),
+        ErrorClass::Server
+    );
+    s.faults(json!({"qps_limit": 1.0, "retry_after_seconds": 30}))
+        .await;
     let _ = swr.list_sync_tasks(&nginx()).await;
     let throttled = swr.list_sync_tasks(&nginx()).await.unwrap_err();
     assert_eq!(throttled.class(), ErrorClass::Throttled);
     assert_eq!(throttled.api().retry_after, Some(Duration::from_secs(30)));
     s.faults(json!({"hang": 1.0})).await;
     let t0 = Instant::now();
-    let hung = SwrClient::new(s.cloud(s.transport(|c| {
-        c.timeout = Duration::from_millis(300);
-        c.retry.max_retries = 0;
-    }), aksk(SECRET_KEY)));
-    assert_eq!(hung.list_sync_tasks(&nginx()).await.unwrap_err().class(), ErrorClass::Timeout);
-    assert!(t0.elapsed() < Duration::from_secs(2), "timed out promptly: {:?}", t0.elapsed());
+    let hung = SwrClient::new(s.cloud(
+        s.transport(|c| {
+            c.timeout = Duration::from_millis(300);
+            c.retry.max_retries = 0;
+        }),
+        aksk(SECRET_KEY),
+    ));
+    assert_eq!(
+        hung.list_sync_tasks(&nginx()).await.unwrap_err().class(),
+        ErrorClass::Timeout
+    );
+    assert!(
+        t0.elapsed() < Duration::from_secs(2),
+        "timed out promptly: {:?}",
+        t0.elapsed()
+    );
     // Transport: nothing listens there.
     let closed = Transport::new(TransportConfig {
         endpoints: Endpoints::single("http://127.0.0.1:9/{region}").unwrap(),
-        retry: RetryPolicy { max_retries: 0, ..RetryPolicy::default() },
+        retry: RetryPolicy {
+            max_retries: 0,
+            ..RetryPolicy::default()
+        },
         ..TransportConfig::default()
     })
     .unwrap();
     let dead = SwrClient::new(s.cloud(Arc::new(closed), aksk(SECRET_KEY)));
-    assert_eq!(dead.list_sync_tasks(&nginx()).await.unwrap_err().class(), ErrorClass::Transport);
+    assert_eq!(
+        dead.list_sync_tasks(&nginx()).await.unwrap_err().class(),
+        ErrorClass::Transport
+    );
 }
 
 #[tokio::test]
@@ -282,9 +383,20 @@ async fn retries_stop_at_their_bound_and_creates_are_never_retried() {
     let swr = s.swr();
     s.faults(json!({"error_rate": 1.0})).await;
     assert!(swr.list_sync_tasks(&nginx()).await.is_err());
-    assert_eq!(s.calls_of("swr.list_sync_tasks").await, 3, "1 try + 2 retries");
-    assert!(swr.create_sync_task(&nginx(), &dr("cn-east-3")).await.is_err());
-    assert_eq!(s.calls_of("swr.create_sync_task").await, 1, "create is not retried");
+    assert_eq!(
+        s.calls_of("swr.list_sync_tasks").await,
+        3,
+        "1 try + 2 retries"
+    );
+    assert!(swr
+        .create_sync_task(&nginx(), &dr("cn-east-3"))
+        .await
+        .is_err());
+    assert_eq!(
+        s.calls_of("swr.create_sync_task").await,
+        1,
+        "create is not retried"
+    );
 }
 
 #[tokio::test]
@@ -305,6 +417,9 @@ async fn the_rate_limit_holds_under_a_burst() {
     }
     let elapsed = t0.elapsed();
     eprintln!("45 calls at qps 20 burst 5 took {elapsed:?}");
-    assert!(elapsed >= Duration::from_millis(1950), "{elapsed:?}: (45 - 5) / 20 = 2 s at least");
+    assert!(
+        elapsed >= Duration::from_millis(1950),
+        "{elapsed:?}: (45 - 5) / 20 = 2 s at least"
+    );
     assert_eq!(s.calls_of("swr.list_sync_tasks").await, 45);
 }

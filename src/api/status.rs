@@ -82,8 +82,7 @@ pub struct Condition {
     pub status: String,
     /// PascalCase reason.
     pub reason: String,
-    /// Human-readable detail.
-    #[serde(default)]
+    /// Human-readable detail (always written; a schema `default: ''` is refused by 1.20).
     pub message: String,
     /// When the status last changed (RFC 3339).
     #[serde(default, skip_serializing_if = "Option::is_none")]

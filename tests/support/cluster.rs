@@ -19,6 +19,8 @@ fn repo_root() -> PathBuf {
 }
 
 /// Path of the kubeconfig to use, starting a local API server on first use.
+// The watchdog process is meant to outlive the test binary, so it is never waited for.
+#[allow(clippy::zombie_processes)]
 fn kubeconfig_path() -> &'static Path {
     static PATH: OnceLock<PathBuf> = OnceLock::new();
     PATH.get_or_init(|| {
@@ -46,7 +48,7 @@ fn kubeconfig_path() -> &'static Path {
             String::from_utf8_lossy(&out.stderr)
         );
         eprintln!("test API server ready in {:.1}s", started.elapsed().as_secs_f64());
-        // Stops the API server once this test process is gone.
+        // Stops the API server once this test process is gone; it outlives us on purpose.
         let stop = repo_root().join("hack/kube-apiserver/stop.sh");
         Command::new("sh")
             .arg("-c")
