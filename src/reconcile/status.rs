@@ -58,7 +58,13 @@ pub fn build(
             type_: type_.to_string(),
             status: status.to_string(),
             reason: reason.to_string(),
-            message,
+            // Never empty: kube-apiserver 1.20 as built here reads "" back as null and then
+            // refuses it as a non-string.
+            message: if message.is_empty() {
+                format!("{type_} is {status}: {reason}")
+            } else {
+                message
+            },
             last_transition_time: Some(kept_time.unwrap_or_else(|| now.to_string())),
             observed_generation: generation,
         }

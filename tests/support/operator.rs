@@ -50,6 +50,10 @@ impl Env {
 
     /// Fresh namespace and emulator; no Secret, no operator yet.
     pub async fn without_operator(prefix: &str) -> Self {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_test_writer()
+            .try_init();
         let client = cluster::client().await;
         cluster::install_crd(&client).await;
         let ns = cluster::namespace(&client, prefix).await;
@@ -187,7 +191,7 @@ impl Env {
         what: &str,
         check: impl Fn(Option<&ImageSyncRule>) -> bool,
     ) -> Option<ImageSyncRule> {
-        let deadline = Instant::now() + Duration::from_secs(60);
+        let deadline = Instant::now() + Duration::from_secs(wait_secs());
         loop {
             let rule = self.rules().get_opt(name).await.expect("reading the rule");
             if check(rule.as_ref()) {
@@ -326,4 +330,11 @@ pub fn spec(repos: &[&str], targets: &[(&str, &str)]) -> Value {
         "credentialsSecretRef": {"name": "swr-credentials"},
         "resyncInterval": "10s",
     })
+}
+
+fn wait_secs() -> u64 {
+    std::env::var("SWR_TEST_WAIT_SECS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(60)
 }
