@@ -10,6 +10,13 @@ use support::operator::{ready_reason, spec, Env};
 use swr_sync_operator::swr::model::{CreateSyncTask, SyncTarget};
 use swr_sync_operator::swr::{DeleteOutcome, SourceRepo, SwrApi};
 
+/// Both disaster-recovery targets of the embedded emulator config.
+const BOTH_DR: &[(&str, &str)] = &[
+    ("cn-east-3", "platform-dr"),
+    ("ap-southeast-1", "platform-dr"),
+];
+/// The cn-east-3 target alone.
+const EAST_DR: &[(&str, &str)] = &[("cn-east-3", "platform-dr")];
 const CREATE: &str = "swr.create_sync_task";
 const DELETE: &str = "swr.delete_sync_task";
 const LIST: &str = "swr.list_sync_tasks";
@@ -35,18 +42,9 @@ fn task(
 async fn new_rule_creates_exactly_the_desired_tasks_and_becomes_ready() {
     let env = Env::start("create").await;
     let started = std::time::Instant::now();
-    env.apply(
-        "web",
-        spec(
-            &["nginx", "team/api"],
-            &[
-                ("cn-east-3", "platform-dr"),
-                ("ap-southeast-1", "platform-dr"),
-            ],
-        ),
-    )
-    .await
-    .unwrap();
+    env.apply("web", spec(&["nginx", "team/api"], BOTH_DR))
+        .await
+        .unwrap();
     let rule = env.wait_ready("web", "4/4 tasks in sync").await;
     eprintln!("rule Ready after {:.2}s", started.elapsed().as_secs_f64());
     assert_eq!(
@@ -72,34 +70,20 @@ async fn new_rule_creates_exactly_the_desired_tasks_and_becomes_ready() {
 #[tokio::test]
 async fn targets_and_repositories_converge_with_and_without_prune() {
     let env = Env::start("converge").await;
-    env.apply("web", spec(&["nginx"], &[("cn-east-3", "platform-dr")]))
-        .await
-        .unwrap();
+    env.apply("web", spec(&["nginx"], EAST_DR)).await.unwrap();
     env.wait_ready("web", "1/1 tasks in sync").await;
 
     // Add a target and a repository.
-    env.apply(
-        "web",
-        spec(
-            &["nginx", "team/api"],
-            &[
-                ("cn-east-3", "platform-dr"),
-                ("ap-southeast-1", "platform-dr"),
-            ],
-        ),
-    )
-    .await
-    .unwrap();
+    env.apply("web", spec(&["nginx", "team/api"], BOTH_DR))
+        .await
+        .unwrap();
     env.wait_ready("web", "4/4 tasks in sync").await;
     assert_eq!(env.tasks().await.len(), 4);
 
     // Remove a target: pruned.
-    env.apply(
-        "web",
-        spec(&["nginx", "team/api"], &[("cn-east-3", "platform-dr")]),
-    )
-    .await
-    .unwrap();
+    env.apply("web", spec(&["nginx", "team/api"], EAST_DR))
+        .await
+        .unwrap();
     env.wait_ready("web", "2/2 tasks in sync").await;
     assert_eq!(
         env.tasks().await,
@@ -110,16 +94,14 @@ async fn targets_and_repositories_converge_with_and_without_prune() {
     );
 
     // Remove a repository with prune off: retained.
-    let mut no_prune = spec(&["nginx"], &[("cn-east-3", "platform-dr")]);
+    let mut no_prune = spec(&["nginx"], EAST_DR);
     no_prune["prune"] = json!(false);
     env.apply("web", no_prune).await.unwrap();
     env.wait_ready("web", "1/1 tasks in sync, 1 retained").await;
     assert_eq!(env.tasks().await.len(), 2, "prune off keeps the task");
 
     // Prune back on: now it goes.
-    env.apply("web", spec(&["nginx"], &[("cn-east-3", "platform-dr")]))
-        .await
-        .unwrap();
+    env.apply("web", spec(&["nginx"], EAST_DR)).await.unwrap();
     env.wait_ready("web", "1/1 tasks in sync").await;
     assert_eq!(
         env.tasks().await,
@@ -145,13 +127,11 @@ async fn drift_is_repaired_and_foreign_tasks_are_left_alone() {
         )
         .await
         .unwrap();
-    env.apply("web", spec(&["nginx"], &[("cn-east-3", "platform-dr")]))
-        .await
-        .unwrap();
+    env.apply("web", spec(&["nginx"], EAST_DR)).await.unwrap();
     env.wait_ready("web", "1/1 tasks in sync, 1 foreign").await;
 
     // Changing override replaces the task.
-    let mut over = spec(&["nginx"], &[("cn-east-3", "platform-dr")]);
+    let mut over = spec(&["nginx"], EAST_DR);
     over["targets"][0]["override"] = json!(true);
     env.apply("web", over).await.unwrap();
     env.wait_for("web", "override task", |r| {
@@ -203,10 +183,8 @@ async fn drift_is_repaired_and_foreign_tasks_are_left_alone() {
 #[tokio::test]
 async fn deleting_a_rule_deletes_or_orphans_its_tasks() {
     let env = Env::start("delete").await;
-    env.apply("gone", spec(&["nginx"], &[("cn-east-3", "platform-dr")]))
-        .await
-        .unwrap();
-    let mut orphan = spec(&["team/api"], &[("cn-east-3", "platform-dr")]);
+    env.apply("gone", spec(&["nginx"], EAST_DR)).await.unwrap();
+    let mut orphan = spec(&["team/api"], EAST_DR);
     orphan["deletionPolicy"] = json!("Orphan");
     env.apply("kept", orphan).await.unwrap();
     env.wait_ready("gone", "1/1 tasks in sync").await;
@@ -225,9 +203,7 @@ async fn deleting_a_rule_deletes_or_orphans_its_tasks() {
 #[tokio::test]
 async fn failing_deletion_keeps_the_finalizer_until_orphan_releases_it() {
     let env = Env::start("stuck").await;
-    env.apply("web", spec(&["nginx"], &[("cn-east-3", "platform-dr")]))
-        .await
-        .unwrap();
+    env.apply("web", spec(&["nginx"], EAST_DR)).await.unwrap();
     env.wait_ready("web", "1/1 tasks in sync").await;
     env.admin_send(
         reqwest::Method::PUT,
@@ -241,7 +217,7 @@ async fn failing_deletion_keeps_the_finalizer_until_orphan_releases_it() {
     })
     .await;
     assert_eq!(env.tasks().await.len(), 1, "the task is still there");
-    let mut orphan = spec(&["nginx"], &[("cn-east-3", "platform-dr")]);
+    let mut orphan = spec(&["nginx"], EAST_DR);
     orphan["deletionPolicy"] = json!("Orphan");
     env.apply("web", orphan).await.unwrap();
     env.wait_for("web", "released", |r| r.is_none()).await;
@@ -253,10 +229,7 @@ async fn invalid_specs_are_refused_or_stalled_without_swr_calls() {
     let env = Env::start("invalid").await;
     // The API server's schema refuses bad names outright.
     let err = env
-        .apply(
-            "bad-name",
-            spec(&["Nginx!"], &[("cn-east-3", "platform-dr")]),
-        )
+        .apply("bad-name", spec(&["Nginx!"], EAST_DR))
         .await
         .unwrap_err();
     assert!(err.to_string().contains("repositories"), "{err}");
@@ -304,9 +277,7 @@ async fn invalid_specs_are_refused_or_stalled_without_swr_calls() {
 async fn missing_secret_then_created_converges() {
     let mut env = Env::without_operator("secret").await;
     env.start_operator();
-    env.apply("web", spec(&["nginx"], &[("cn-east-3", "platform-dr")]))
-        .await
-        .unwrap();
+    env.apply("web", spec(&["nginx"], EAST_DR)).await.unwrap();
     env.wait_for("web", "CredentialsMissing", |r| {
         r.is_some_and(|r| ready_reason(r).as_deref() == Some("False/CredentialsMissing"))
     })
@@ -328,11 +299,9 @@ async fn missing_secret_then_created_converges() {
 #[tokio::test]
 async fn the_older_rule_wins_a_conflict() {
     let env = Env::start("conflict").await;
-    env.apply("first", spec(&["nginx"], &[("cn-east-3", "platform-dr")]))
-        .await
-        .unwrap();
+    env.apply("first", spec(&["nginx"], EAST_DR)).await.unwrap();
     env.wait_ready("first", "1/1 tasks in sync").await;
-    env.apply("second", spec(&["nginx"], &[("cn-east-3", "platform-dr")]))
+    env.apply("second", spec(&["nginx"], EAST_DR))
         .await
         .unwrap();
     let rule = env
@@ -363,18 +332,9 @@ async fn converges_after_swr_errors_and_throttling_without_duplicates() {
         .await;
     let started = std::time::Instant::now();
     env.start_operator();
-    env.apply(
-        "web",
-        spec(
-            &["nginx", "team/api"],
-            &[
-                ("cn-east-3", "platform-dr"),
-                ("ap-southeast-1", "platform-dr"),
-            ],
-        ),
-    )
-    .await
-    .unwrap();
+    env.apply("web", spec(&["nginx", "team/api"], BOTH_DR))
+        .await
+        .unwrap();
     env.wait_for("web", "ApiError", |r| {
         r.is_some_and(|r| ready_reason(r).as_deref() == Some("False/ApiError"))
     })
@@ -422,18 +382,9 @@ async fn a_killed_operator_restarts_without_duplicates_or_leaks() {
         json!({"latency": {"fixed_ms": 700}, "operations": [CREATE]}),
     )
     .await;
-    env.apply(
-        "web",
-        spec(
-            &["nginx", "team/api"],
-            &[
-                ("cn-east-3", "platform-dr"),
-                ("ap-southeast-1", "platform-dr"),
-            ],
-        ),
-    )
-    .await
-    .unwrap();
+    env.apply("web", spec(&["nginx", "team/api"], BOTH_DR))
+        .await
+        .unwrap();
     // Kill it once the first create has been sent.
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     while env.calls_of(CREATE).await == 0 {
@@ -445,18 +396,7 @@ async fn a_killed_operator_restarts_without_duplicates_or_leaks() {
     let partial = env.tasks().await.len();
     assert!(partial < 4, "killed midway ({partial} tasks)");
     // Meanwhile the user removes a repository the dead operator may have created tasks for.
-    env.apply(
-        "web",
-        spec(
-            &["nginx"],
-            &[
-                ("cn-east-3", "platform-dr"),
-                ("ap-southeast-1", "platform-dr"),
-            ],
-        ),
-    )
-    .await
-    .unwrap();
+    env.apply("web", spec(&["nginx"], BOTH_DR)).await.unwrap();
     env.admin_send(reqwest::Method::DELETE, "faults", json!({}))
         .await;
     env.start_operator();
@@ -474,12 +414,9 @@ async fn a_killed_operator_restarts_without_duplicates_or_leaks() {
 #[tokio::test]
 async fn a_ready_unchanged_rule_only_lists() {
     let env = Env::start("quiet").await;
-    env.apply(
-        "web",
-        spec(&["nginx", "team/api"], &[("cn-east-3", "platform-dr")]),
-    )
-    .await
-    .unwrap();
+    env.apply("web", spec(&["nginx", "team/api"], EAST_DR))
+        .await
+        .unwrap();
     env.wait_ready("web", "2/2 tasks in sync").await;
     // Let the first resync fill in task ids, then watch three more intervals.
     tokio::time::sleep(Duration::from_secs(12)).await;

@@ -116,7 +116,7 @@ pub fn resync_interval(value: &str) -> Result<Duration, String> {
     Ok(interval)
 }
 
-/// Parses a Go-style duration made of integer parts with `ms`, `s`, `m` or `h` units.
+/// Parses a Go-style duration made of integer parts with `ms`, `s`, `m`, `h` or `d` units.
 pub fn parse_duration(value: &str) -> Result<Duration, String> {
     let bad = || format!("{value:?} is not a duration like 90s, 10m or 1h30m");
     let mut total = Duration::ZERO;
@@ -128,10 +128,16 @@ pub fn parse_duration(value: &str) -> Result<Duration, String> {
         let digits = rest.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
         let amount: u64 = rest[..digits].parse().map_err(|_| bad())?;
         rest = &rest[digits..];
-        let (unit, millis) = [("ms", 1), ("h", 3_600_000), ("m", 60_000), ("s", 1000)]
-            .into_iter()
-            .find(|(unit, _)| rest.starts_with(unit))
-            .ok_or_else(bad)?;
+        let (unit, millis) = [
+            ("ms", 1),
+            ("d", 86_400_000),
+            ("h", 3_600_000),
+            ("m", 60_000),
+            ("s", 1000),
+        ]
+        .into_iter()
+        .find(|(unit, _)| rest.starts_with(unit))
+        .ok_or_else(bad)?;
         rest = &rest[unit.len()..];
         total += Duration::from_millis(amount.checked_mul(millis).ok_or_else(bad)?);
     }
@@ -212,7 +218,9 @@ mod tests {
             ("", None),
             ("10", None),
             ("m", None),
-            ("1d", None),
+            ("2d", Some(172_800_000)),
+            ("15 minutes", None),
+            ("1.5h", None),
             ("-5m", None),
         ];
         for (text, millis) in table {

