@@ -29,6 +29,24 @@ impl Problem {
             retry_after: None,
         }
     }
+
+    /// The problem an SWR/HSS/IAM failure amounts to.
+    pub fn from_api(error: &crate::cloud::ApiError, message: String) -> Self {
+        use crate::cloud::ErrorClass as C;
+        let (reason, retryable) = match error.class {
+            C::Unauthorized | C::Forbidden => (reason::AUTH_FAILED, false),
+            C::Throttled => (reason::THROTTLED, true),
+            C::Server | C::Timeout | C::Transport => (reason::API_ERROR, true),
+            C::NotFound => (reason::SOURCE_NOT_FOUND, false),
+            C::InvalidRequest | C::Conflict => (reason::API_ERROR, false),
+        };
+        Self {
+            reason,
+            message,
+            retryable,
+            retry_after: error.retry_after,
+        }
+    }
 }
 
 /// One task's line in the inventory.
@@ -153,6 +171,16 @@ impl Report {
         }
         s
     }
+
+    /// A report that keeps the inventory as it was (nothing was observed or changed).
+    pub fn carried(tasks: BTreeMap<TaskKey, TaskLine>, desired: usize, problem: Problem) -> Self {
+        Self {
+            tasks,
+            desired,
+            problem: Some(problem),
+            ..Self::default()
+        }
+    }
 }
 
 /// `cn-north-4:platform/nginx -> cn-east-3/platform-dr`.
@@ -165,36 +193,4 @@ pub fn describe(key: &TaskKey) -> String {
         key.target_region,
         key.target_organization
     )
-}
-
-impl Problem {
-    /// The problem an SWR/HSS/IAM failure amounts to.
-    pub fn from_api(error: &crate::cloud::ApiError, message: String) -> Self {
-        use crate::cloud::ErrorClass as C;
-        let (reason, retryable) = match error.class {
-            C::Unauthorized | C::Forbidden => (reason::AUTH_FAILED, false),
-            C::Throttled => (reason::THROTTLED, true),
-            C::Server | C::Timeout | C::Transport => (reason::API_ERROR, true),
-            C::NotFound => (reason::SOURCE_NOT_FOUND, false),
-            C::InvalidRequest | C::Conflict => (reason::API_ERROR, false),
-        };
-        Self {
-            reason,
-            message,
-            retryable,
-            retry_after: error.retry_after,
-        }
-    }
-}
-
-impl Report {
-    /// A report that keeps the inventory as it was (nothing was observed or changed).
-    pub fn carried(tasks: BTreeMap<TaskKey, TaskLine>, desired: usize, problem: Problem) -> Self {
-        Self {
-            tasks,
-            desired,
-            problem: Some(problem),
-            ..Self::default()
-        }
-    }
 }
