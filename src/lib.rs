@@ -7,6 +7,7 @@ pub mod cli;
 pub mod cloud;
 pub mod emulator;
 pub mod hss;
+pub mod leader;
 pub mod reconcile;
 pub mod swr;
 pub mod telemetry;
