@@ -3,14 +3,19 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand};
+use std::net::SocketAddr;
+
+use clap::{ArgAction, Args, Parser, Subcommand};
 
 use crate::api::validate::parse_duration;
 use crate::cloud::endpoint::{self, EndpointTemplate, Endpoints};
 use crate::cloud::transport::RetryPolicy;
 use crate::cloud::{Transport, TransportConfig};
+use crate::leader::LeaseConfig;
+use crate::metrics::Metrics;
 use crate::reconcile::context::ReconcilerConfig;
-use crate::reconcile::controller::{self, ControllerConfig};
+use crate::reconcile::controller::ControllerConfig;
+use crate::run::{self, Settings};
 use crate::telemetry::LogFormat;
 
 /// Keeps Huawei Cloud SWR cross-region image sync tasks in line with ImageSyncRule resources.
@@ -32,7 +37,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the operator.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Print the ImageSyncRule CustomResourceDefinition (YAML).
     Crdgen,
     /// Run a local SWR + HSS + IAM emulator (for development, demos and tests).
@@ -54,9 +59,78 @@ pub struct RunArgs {
     /// HSS enterprise project for image list refreshes (e.g. `all_granted_eps`).
     #[arg(long, env = "SWR_SYNC_HSS_ENTERPRISE_PROJECT_ID")]
     pub hss_enterprise_project_id: Option<String>,
+    /// Address of the /metrics, /healthz and /readyz server.
+    #[arg(long, env = "SWR_SYNC_METRICS_ADDRESS", default_value = "0.0.0.0:8080")]
+    pub metrics_address: SocketAddr,
+    /// Longest wait for in-flight reconciles after SIGTERM.
+    #[arg(long, env = "SWR_SYNC_SHUTDOWN_GRACE", default_value = "20s", value_parser = parse_duration)]
+    pub shutdown_grace: Duration,
+    /// Leader election settings.
+    #[command(flatten)]
+    pub election: ElectionArgs,
     /// Cloud client settings.
     #[command(flatten)]
     pub cloud: CloudArgs,
+}
+
+/// Leader election flags.
+#[derive(Debug, Clone, Args)]
+pub struct ElectionArgs {
+    /// Elect a leader among replicas with a Lease (`--leader-elect=false` for a single one).
+    #[arg(long, env = "SWR_SYNC_LEADER_ELECT", default_value_t = true, action = ArgAction::Set)]
+    pub leader_elect: bool,
+    /// Namespace of the Lease (default: $POD_NAMESPACE, else `default`).
+    #[arg(long, env = "SWR_SYNC_LEADER_ELECTION_NAMESPACE")]
+    pub leader_election_namespace: Option<String>,
+    /// Name of the Lease; deployments that split the rules need one each.
+    #[arg(
+        long,
+        env = "SWR_SYNC_LEADER_ELECTION_LEASE_NAME",
+        default_value = "swr-sync-operator"
+    )]
+    pub leader_election_lease_name: String,
+    /// Identity in the Lease (default: $POD_NAME, else host name and pid).
+    #[arg(long, env = "SWR_SYNC_LEADER_ELECTION_IDENTITY")]
+    pub leader_election_identity: Option<String>,
+    /// How long a Lease is valid without renewal (a dead leader's successor waits this long).
+    #[arg(long, env = "SWR_SYNC_LEADER_ELECTION_LEASE_DURATION", default_value = "15s", value_parser = parse_duration)]
+    pub leader_election_lease_duration: Duration,
+    /// How long a leader keeps trying to renew before it stops reconciling.
+    #[arg(long, env = "SWR_SYNC_LEADER_ELECTION_RENEW_DEADLINE", default_value = "10s", value_parser = parse_duration)]
+    pub leader_election_renew_deadline: Duration,
+    /// Pause between attempts to acquire or renew the Lease.
+    #[arg(long, env = "SWR_SYNC_LEADER_ELECTION_RETRY_PERIOD", default_value = "2s", value_parser = parse_duration)]
+    pub leader_election_retry_period: Duration,
+}
+
+impl ElectionArgs {
+    /// The election these flags describe, or None when it is off.
+    pub fn lease(&self) -> anyhow::Result<Option<LeaseConfig>> {
+        if !self.leader_elect {
+            return Ok(None);
+        }
+        let namespace = self
+            .leader_election_namespace
+            .clone()
+            .or_else(|| {
+                std::env::var("POD_NAMESPACE")
+                    .ok()
+                    .filter(|n| !n.is_empty())
+            })
+            .unwrap_or_else(|| "default".into());
+        let identity = self
+            .leader_election_identity
+            .clone()
+            .unwrap_or_else(crate::leader::default_identity);
+        let lease = LeaseConfig {
+            lease_duration: self.leader_election_lease_duration,
+            renew_deadline: self.leader_election_renew_deadline,
+            retry_period: self.leader_election_retry_period,
+            ..LeaseConfig::new(&namespace, &self.leader_election_lease_name, &identity)
+        };
+        lease.check().map_err(anyhow::Error::msg)?;
+        Ok(Some(lease))
+    }
 }
 
 /// Cloud client flags.
@@ -110,57 +184,33 @@ impl CloudArgs {
 impl RunArgs {
     /// Runs the operator until SIGTERM or Ctrl-C.
     pub async fn run(self) -> anyhow::Result<()> {
-        let transport = Arc::new(self.cloud.transport()?);
+        let metrics = Arc::new(Metrics::new());
+        let transport = Arc::new(self.cloud.transport()?.with_metrics(metrics.clone()));
         let client = kube::Client::try_default().await?;
-        let config = ControllerConfig {
-            namespace: self.namespace,
-            label_selector: self.label_selector,
-            concurrency: self.concurrency.max(1),
-            reporter: "swr-sync-operator".into(),
-            reconciler: ReconcilerConfig {
-                hss_enterprise_project_id: self.hss_enterprise_project_id,
+        let settings = Settings {
+            controller: ControllerConfig {
+                namespace: self.namespace,
+                label_selector: self.label_selector,
+                concurrency: self.concurrency.max(1),
+                reporter: "swr-sync-operator".into(),
+                reconciler: ReconcilerConfig {
+                    hss_enterprise_project_id: self.hss_enterprise_project_id,
+                },
+                metrics,
+                health: Arc::default(),
             },
+            election: self.election.lease()?,
+            metrics_address: self.metrics_address,
+            grace: self.shutdown_grace,
         };
-        tracing::info!(namespace = ?config.namespace, selector = ?config.label_selector, "operator starting");
-        // In-flight reconciles get a bounded grace period after SIGTERM, then the process
-        // exits regardless (watch streams do not always end promptly on their own).
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let controller = controller::run(client, transport, config, async move {
-            let _ = stopped.await;
-        });
-        tokio::pin!(controller);
-        tokio::select! {
-            () = &mut controller => {}
-            () = shutdown_signal() => {
-                tracing::info!("shutdown requested; finishing in-flight reconciles");
-                let _ = stop.send(());
-                if tokio::time::timeout(SHUTDOWN_GRACE, controller).await.is_err() {
-                    tracing::warn!("reconciles still running after {SHUTDOWN_GRACE:?}; exiting");
-                }
-            }
-        }
-        tracing::info!("operator stopped");
-        Ok(())
+        tracing::info!(
+            namespace = settings.controller.namespace.as_deref().unwrap_or("(all)"),
+            selector = settings.controller.label_selector.as_deref().unwrap_or("(none)"),
+            lease = %settings.election.as_ref().map_or("(no election)".into(), |l| format!("{}/{}", l.namespace, l.name)),
+            "operator starting"
+        );
+        run::run(client, transport, settings, run::shutdown_signal()).await
     }
-}
-
-/// Longest wait for in-flight reconciles after SIGTERM.
-pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
-
-/// Resolves on SIGTERM or Ctrl-C.
-pub async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .expect("installing the SIGTERM handler");
-        tokio::select! {
-            _ = ctrl_c => {},
-            _ = term.recv() => {},
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
 }
 
 impl Cli {

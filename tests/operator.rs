@@ -6,17 +6,10 @@ mod support;
 use std::time::Duration;
 
 use serde_json::json;
-use support::operator::{ready_reason, spec, Env};
+use support::operator::{ready_reason, spec, Env, BOTH_DR, EAST_DR};
 use swr_sync_operator::swr::model::{CreateSyncTask, SyncTarget};
 use swr_sync_operator::swr::{DeleteOutcome, SourceRepo, SwrApi};
 
-/// Both disaster-recovery targets of the embedded emulator config.
-const BOTH_DR: &[(&str, &str)] = &[
-    ("cn-east-3", "platform-dr"),
-    ("ap-southeast-1", "platform-dr"),
-];
-/// The cn-east-3 target alone.
-const EAST_DR: &[(&str, &str)] = &[("cn-east-3", "platform-dr")];
 const CREATE: &str = "swr.create_sync_task";
 const DELETE: &str = "swr.delete_sync_task";
 const LIST: &str = "swr.list_sync_tasks";

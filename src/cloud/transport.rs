@@ -1,6 +1,7 @@
 //! The HTTP pipeline every cloud call goes through: rate limit, authentication headers and
 //! signature, per-request timeout, retries of idempotent calls, error classification.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -16,6 +17,7 @@ use super::error::{ApiError, ErrorClass};
 use super::ratelimit::RateLimiter;
 use crate::auth::credentials::{AccessKey, SecretString};
 use crate::auth::signer::{self, Authorization, SignInput, DATE_FORMAT, DATE_HEADER};
+use crate::metrics::Metrics;
 
 /// The service a request goes to; picks the endpoint template.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,6 +28,17 @@ pub enum Service {
     Hss,
     /// Identity and Access Management.
     Iam,
+}
+
+impl Service {
+    /// Metrics label.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Swr => "swr",
+            Self::Hss => "hss",
+            Self::Iam => "iam",
+        }
+    }
 }
 
 /// How a request authenticates.
@@ -217,6 +230,7 @@ pub struct Transport {
     http: reqwest::Client,
     limiter: RateLimiter,
     config: TransportConfig,
+    metrics: Option<Arc<Metrics>>,
 }
 
 const USER_AGENT: &str = concat!("swr-sync-operator/", env!("CARGO_PKG_VERSION"));
@@ -232,7 +246,14 @@ impl Transport {
             http,
             limiter: RateLimiter::new(config.qps, config.burst),
             config,
+            metrics: None,
         })
+    }
+
+    /// Records every attempt, its duration and rate-limiter waits in `metrics`.
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
+        self.metrics = Some(metrics);
+        self
     }
 
     /// The settings in use.
@@ -292,7 +313,33 @@ impl Transport {
         let body = request.body.clone().unwrap_or_default();
         let headers = self.auth_headers(request, auth, &url, host, &body);
 
-        self.limiter.acquire().await;
+        let waited = self.limiter.acquire().await;
+        if let Some(metrics) = &self.metrics {
+            metrics.rate_limited(waited);
+        }
+        let started = std::time::Instant::now();
+        let result = self.exchange(request, url, body, headers).await;
+        if let Some(metrics) = &self.metrics {
+            let status = match &result {
+                Ok(response) => response.status.to_string(),
+                Err(e) => e
+                    .status
+                    .map_or(e.class.label().to_string(), |s| s.to_string()),
+            };
+            metrics.cloud_request(request.service.label(), op, &status, started.elapsed());
+        }
+        result
+    }
+
+    /// The HTTP exchange itself, once authenticated and rate limited.
+    async fn exchange(
+        &self,
+        request: &CloudRequest,
+        url: reqwest::Url,
+        body: Vec<u8>,
+        headers: Vec<(String, String)>,
+    ) -> Result<CloudResponse, ApiError> {
+        let op = request.operation;
         let mut builder = self.http.request(request.method.clone(), url).body(body);
         for (name, value) in &headers {
             builder = builder.header(name, value);

@@ -152,28 +152,6 @@ impl Drop for EmulatorHandle {
     }
 }
 
-/// Resolves on Ctrl-C or SIGTERM.
-async fn shutdown_signal() {
-    let interrupt = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut sigterm) => {
-                sigterm.recv().await;
-            }
-            Err(_) => std::future::pending().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = interrupt => {}
-        () = terminate => {}
-    }
-}
-
 /// Runs the emulator until Ctrl-C or SIGTERM.
 pub async fn run_cli(args: EmulatorArgs) -> anyhow::Result<()> {
     let config = args.load_config()?;
@@ -190,7 +168,7 @@ pub async fn run_cli(args: EmulatorArgs) -> anyhow::Result<()> {
         handle.base_url(),
         handle.endpoint_template()
     );
-    shutdown_signal().await;
+    crate::run::shutdown_signal().await;
     tracing::info!("emulator stopping");
     handle.shutdown().await
 }

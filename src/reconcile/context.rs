@@ -13,6 +13,7 @@ use crate::api::ImageSyncRule;
 use crate::auth::{CloudAuth, Credentials};
 use crate::cloud::{CloudClient, Transport};
 use crate::hss::HssClient;
+use crate::metrics::Metrics;
 use crate::swr::SwrClient;
 
 /// First retry delay after a retryable failure; doubles per consecutive failure.
@@ -39,6 +40,8 @@ pub struct Context {
     pub recorder: Recorder,
     /// Settings.
     pub config: ReconcilerConfig,
+    /// Metrics of reconciles.
+    pub metrics: Arc<Metrics>,
     // Keyed by (namespace, Secret name); replaced when the Secret's content changes, so
     // IAM tokens survive between reconciles but never outlive their credentials.
     auth: Mutex<HashMap<(String, String), Arc<CloudAuth>>>,
@@ -53,6 +56,7 @@ impl Context {
         rules: Store<ImageSyncRule>,
         recorder: Recorder,
         config: ReconcilerConfig,
+        metrics: Arc<Metrics>,
     ) -> Self {
         Self {
             client,
@@ -60,6 +64,7 @@ impl Context {
             rules,
             recorder,
             config,
+            metrics,
             auth: Mutex::default(),
             failures: Mutex::default(),
         }

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::Api;
+use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{self, Controller};
 use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::{self, ObjectRef};
@@ -18,6 +19,8 @@ use super::context::{Context, ReconcilerConfig};
 use super::pipeline::{error_policy, reconcile};
 use crate::api::ImageSyncRule;
 use crate::cloud::Transport;
+use crate::metrics::Metrics;
+use crate::server::Health;
 
 /// What to watch and how hard to work.
 #[derive(Debug, Clone)]
@@ -32,6 +35,10 @@ pub struct ControllerConfig {
     pub reporter: String,
     /// Reconciler settings.
     pub reconciler: ReconcilerConfig,
+    /// Where reconciles and cloud calls are counted.
+    pub metrics: Arc<Metrics>,
+    /// Marked ready once the rules cache has synced.
+    pub health: Arc<Health>,
 }
 
 /// A watch trigger fires only for what should cause work: a spec change (generation),
@@ -56,13 +63,14 @@ pub async fn run(
     config: ControllerConfig,
     shutdown: impl Future<Output = ()> + Send + Sync + 'static,
 ) {
-    let (rules, secrets): (Api<ImageSyncRule>, Api<Secret>) = match &config.namespace {
-        Some(ns) => (
-            Api::namespaced(client.clone(), ns),
-            Api::namespaced(client.clone(), ns),
-        ),
-        None => (Api::all(client.clone()), Api::all(client.clone())),
-    };
+    let (rules, secrets): (Api<ImageSyncRule>, Api<PartialObjectMeta<Secret>>) =
+        match &config.namespace {
+            Some(ns) => (
+                Api::namespaced(client.clone(), ns),
+                Api::namespaced(client.clone(), ns),
+            ),
+            None => (Api::all(client.clone()), Api::all(client.clone())),
+        };
     let mut watch = watcher::Config::default();
     if let Some(selector) = &config.label_selector {
         watch = watch.labels(selector);
@@ -86,35 +94,56 @@ pub async fn run(
         reader.clone(),
         recorder,
         config.reconciler.clone(),
+        config.metrics.clone(),
     ));
     let store = reader.clone();
-    Controller::for_stream(trigger, reader)
+    // Metadata only: the rules need to know that a Secret changed, not what it holds, and
+    // no Secret's data should pass through the watch (or sit in memory).
+    let secret_changes = watcher(secrets, watcher::Config::default())
+        .default_backoff()
+        .touched_objects();
+    let synced = {
+        let (reader, metrics, health) = (
+            reader.clone(),
+            config.metrics.clone(),
+            config.health.clone(),
+        );
+        async move {
+            if reader.wait_until_ready().await.is_ok() {
+                metrics.watch_rules(Some(reader));
+                health.set_ready(true);
+                tracing::info!("rules cache synced; reconciling");
+            }
+        }
+    };
+    let controller = Controller::for_stream(trigger, reader)
         .with_config(controller::Config::default().concurrency(config.concurrency))
-        .watches(
-            secrets,
-            watcher::Config::default(),
-            move |secret: Secret| {
-                let namespace = secret.namespace();
-                let name = secret.name_any();
-                store
-                    .state()
-                    .into_iter()
-                    .filter(|r| {
-                        r.namespace() == namespace && r.spec.credentials_secret_ref.name == name
-                    })
-                    .map(|r| ObjectRef::from_obj(&*r))
-                    .collect::<Vec<_>>()
-            },
-        )
+        .watches_stream(secret_changes, move |secret: PartialObjectMeta<Secret>| {
+            let namespace = secret.namespace();
+            let name = secret.name_any();
+            store
+                .state()
+                .into_iter()
+                .filter(|r| {
+                    r.namespace() == namespace && r.spec.credentials_secret_ref.name == name
+                })
+                .map(|r| ObjectRef::from_obj(&*r))
+                .collect::<Vec<_>>()
+        })
         .graceful_shutdown_on(shutdown)
         .run(reconcile, error_policy, ctx)
         .for_each(|result| async move {
             match result {
                 Ok((rule, _)) => {
-                    tracing::debug!(namespace = ?rule.namespace, rule = %rule.name, "reconciled")
+                    let namespace = rule.namespace.as_deref().unwrap_or_default();
+                    tracing::debug!(namespace, rule = %rule.name, "reconciled")
                 }
-                Err(e) => tracing::warn!(error = %e, "reconcile error"),
+                // error_policy has logged it, with the rule.
+                Err(controller::Error::ReconcilerFailed(..)) => {}
+                Err(e) => tracing::warn!(error = %e, "controller error"),
             }
-        })
-        .await;
+        });
+    futures::join!(controller, synced);
+    config.health.set_ready(false);
+    config.metrics.watch_rules(None);
 }

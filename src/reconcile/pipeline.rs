@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, Patch, PatchParams};
@@ -12,6 +12,7 @@ use kube::runtime::events::EventType;
 use kube::runtime::finalizer::{finalizer, Event as Finalize};
 use kube::ResourceExt;
 use serde_json::json;
+use tracing::Instrument;
 
 use super::after_create::after_creates;
 use super::apply::{apply, Change};
@@ -36,18 +37,25 @@ pub const FINALIZER: &str = "swrsync.io/cleanup";
 /// Server-side apply field manager of the status.
 pub const FIELD_MANAGER: &str = "swr-sync-operator";
 
-/// Entry point for the controller: finalizer handling around [`sync`] and [`cleanup`].
+/// Entry point for the controller: finalizer handling around [`sync`] and [`cleanup`],
+/// timed and counted, in a span naming the rule (every log line of the reconcile has it).
 pub async fn reconcile(rule: Arc<ImageSyncRule>, ctx: Arc<Context>) -> Result<Action, Error> {
-    let api: Api<ImageSyncRule> =
-        Api::namespaced(ctx.client.clone(), &rule.namespace().unwrap_or_default());
-    finalizer(&api, FINALIZER, rule, |event| async {
+    let (namespace, name) = key_of(&rule);
+    let span = tracing::info_span!("reconcile", %namespace, rule = %name);
+    let started = Instant::now();
+    let api: Api<ImageSyncRule> = Api::namespaced(ctx.client.clone(), &namespace);
+    let result = finalizer(&api, FINALIZER, rule, |event| async {
         match event {
             Finalize::Apply(rule) => sync(&rule, &ctx).await,
             Finalize::Cleanup(rule) => cleanup(&rule, &ctx).await,
         }
     })
+    .instrument(span)
     .await
-    .map_err(|e| Error::Finalizer(Box::new(e)))
+    .map_err(|e| Error::Finalizer(Box::new(e)));
+    let failure = result.as_ref().err().map(Error::label);
+    ctx.metrics.reconciled(started.elapsed(), failure);
+    result
 }
 
 /// Retry policy for failed reconciles: per-rule exponential backoff with jitter.
@@ -247,6 +255,13 @@ async fn finish(
     resync: Option<Duration>,
 ) -> Result<Action, Error> {
     write_status(rule, ctx, &report).await?;
+    if let Some(problem) = report
+        .problem
+        .as_ref()
+        .filter(|p| p.reason != reason::SUSPENDED)
+    {
+        ctx.metrics.failed(problem.reason);
+    }
     let key = key_of(rule);
     Ok(match (&report.problem, resync) {
         (None, Some(resync)) => {

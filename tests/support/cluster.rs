@@ -7,7 +7,8 @@ use std::process::Command;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::api::authentication::v1::TokenRequest;
+use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
@@ -69,15 +70,57 @@ fn kubeconfig_path() -> &'static Path {
     })
 }
 
+/// Path of the test cluster's admin kubeconfig (for processes and kubectl).
+pub fn kubeconfig() -> &'static Path {
+    kubeconfig_path()
+}
+
 /// A client of the test cluster (admin rights).
 pub async fn client() -> Client {
-    let path = kubeconfig_path().to_path_buf();
-    let kubeconfig = Kubeconfig::read_from(&path)
+    client_from(kubeconfig_path()).await
+}
+
+/// A client for the kubeconfig at `path`.
+pub async fn client_from(path: &Path) -> Client {
+    let kubeconfig = Kubeconfig::read_from(path)
         .unwrap_or_else(|e| panic!("reading kubeconfig {}: {e}", path.display()));
     let config = kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
         .await
         .expect("kubeconfig is usable");
     Client::try_from(config).expect("client")
+}
+
+/// A kubeconfig that authenticates as ServiceAccount `namespace/name` with a real token
+/// from the TokenRequest API, exactly as a pod of that ServiceAccount would.
+pub async fn service_account_kubeconfig(client: &Client, namespace: &str, name: &str) -> PathBuf {
+    let request: TokenRequest = serde_json::from_value(serde_json::json!({
+        "spec": {"audiences": [], "expirationSeconds": 3600}
+    }))
+    .unwrap();
+    let token = Api::<ServiceAccount>::namespaced(client.clone(), namespace)
+        .create_token_request(name, &PostParams::default(), &request)
+        .await
+        .expect("requesting a ServiceAccount token")
+        .status
+        .and_then(|s| s.token)
+        .expect("a token in the TokenRequest response");
+    let admin = std::fs::read_to_string(kubeconfig_path()).expect("reading the admin kubeconfig");
+    // start.sh writes one user with a static token; swap it for the ServiceAccount's.
+    let config: String = admin
+        .lines()
+        .map(|line| match line.trim_start().strip_prefix("token: ") {
+            Some(_) => format!("    token: {token}"),
+            None => line.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(
+        config.contains(&token),
+        "admin kubeconfig has no token line"
+    );
+    let path = kubeconfig_path().with_file_name(format!("{namespace}-{name}.kubeconfig"));
+    std::fs::write(&path, config).expect("writing the ServiceAccount kubeconfig");
+    path
 }
 
 /// Installs (or updates) the CRD and waits until it is served.

@@ -2,6 +2,8 @@
 #![allow(dead_code)]
 
 pub mod cluster;
+pub mod metrics;
 pub mod operator;
+pub mod process;
 pub mod signed;
 pub mod vectors;

@@ -94,6 +94,8 @@ impl Env {
             concurrency: 4,
             reporter: "swr-sync-operator-test".into(),
             reconciler: ReconcilerConfig::default(),
+            metrics: Arc::default(),
+            health: Arc::default(),
         };
         let (stop, stopped) = oneshot::channel::<()>();
         let handle = tokio::spawn(controller::run(
@@ -321,6 +323,14 @@ pub fn ready_reason(rule: &ImageSyncRule) -> Option<String> {
         .find(|c| c.type_ == "Ready")
         .map(|c| format!("{}/{}", c.status, c.reason))
 }
+
+/// Both disaster-recovery targets of the embedded emulator config.
+pub const BOTH_DR: &[(&str, &str)] = &[
+    ("cn-east-3", "platform-dr"),
+    ("ap-southeast-1", "platform-dr"),
+];
+/// The cn-east-3 target alone.
+pub const EAST_DR: &[(&str, &str)] = &[("cn-east-3", "platform-dr")];
 
 /// A spec for the embedded emulator's `platform` organization.
 pub fn spec(repos: &[&str], targets: &[(&str, &str)]) -> Value {

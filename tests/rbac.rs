@@ -1,0 +1,166 @@
+//! Least privilege, shown on a real kube-apiserver: `deploy/install.yaml` is applied, the
+//! operator binary runs with a real token of its ServiceAccount and does its whole job (a
+//! rule made Ready, events, the Lease, a deletion through the finalizer) with those rights,
+//! and the same token is refused everything beyond them.
+
+mod support;
+
+use std::path::Path;
+use std::process::Command;
+
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::api::core::v1::{ConfigMap, Pod, Secret};
+use k8s_openapi::api::events::v1::Event;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use kube::Client;
+use serde_json::json;
+use support::cluster;
+use support::operator::{spec, Env, EAST_DR};
+use support::process::OperatorProcess;
+use swr_sync_operator::api::ImageSyncRule;
+
+const SYSTEM_NS: &str = "swr-sync-system";
+const SERVICE_ACCOUNT: &str = "swr-sync-operator";
+
+/// `kubectl apply` of a manifest file to the test cluster.
+fn kubectl_apply(file: &Path) {
+    let out = Command::new("kubectl")
+        .args(["apply", "--server-side", "--force-conflicts", "-f"])
+        .arg(file)
+        .env("KUBECONFIG", cluster::kubeconfig())
+        .output()
+        .expect("kubectl is needed to apply the install manifests (hack/kube-apiserver/install.sh installs it)");
+    assert!(
+        out.status.success(),
+        "kubectl apply -f {} failed:\n{}",
+        file.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Asserts that a call was refused by RBAC (403), not failed for another reason.
+fn assert_forbidden<T: std::fmt::Debug>(what: &str, result: Result<T, kube::Error>) {
+    match result {
+        Err(kube::Error::Api(status)) if status.code == 403 => {}
+        other => panic!("{what}: expected 403 Forbidden, got {other:?}"),
+    }
+}
+
+/// What the ServiceAccount must not do, each tried for real.
+async fn assert_refused_beyond_its_rights(sa: &Client, ns: &str) {
+    let pods: Api<Pod> = Api::namespaced(sa.clone(), ns);
+    assert_forbidden("list pods", pods.list(&ListParams::default()).await);
+    let config_maps: Api<ConfigMap> = Api::namespaced(sa.clone(), ns);
+    assert_forbidden(
+        "list configmaps",
+        config_maps.list(&ListParams::default()).await,
+    );
+    let secrets: Api<Secret> = Api::namespaced(sa.clone(), ns);
+    let secret: Secret = serde_json::from_value(json!({"metadata": {"name": "stolen"}})).unwrap();
+    assert_forbidden(
+        "create a Secret",
+        secrets.create(&PostParams::default(), &secret).await,
+    );
+    let label = Patch::Merge(json!({"metadata": {"labels": {"touched": "yes"}}}));
+    assert_forbidden(
+        "patch a Secret",
+        secrets
+            .patch("swr-credentials", &PatchParams::default(), &label)
+            .await,
+    );
+    assert_forbidden(
+        "delete a Secret",
+        secrets
+            .delete("swr-credentials", &DeleteParams::default())
+            .await,
+    );
+    let rules: Api<ImageSyncRule> = Api::namespaced(sa.clone(), ns);
+    assert_forbidden(
+        "delete an ImageSyncRule",
+        rules.delete("web", &DeleteParams::default()).await,
+    );
+    let rule: ImageSyncRule = serde_json::from_value(json!({
+        "apiVersion": "swrsync.io/v1alpha1", "kind": "ImageSyncRule",
+        "metadata": {"name": "sneaky"}, "spec": spec(&["nginx"], EAST_DR),
+    }))
+    .unwrap();
+    assert_forbidden(
+        "create an ImageSyncRule",
+        rules.create(&PostParams::default(), &rule).await,
+    );
+    let leases_elsewhere: Api<Lease> = Api::namespaced(sa.clone(), ns);
+    assert_forbidden(
+        "list Leases outside its namespace",
+        leases_elsewhere.list(&ListParams::default()).await,
+    );
+    let deployments: Api<Deployment> = Api::namespaced(sa.clone(), SYSTEM_NS);
+    assert_forbidden(
+        "patch its own Deployment",
+        deployments
+            .patch(SERVICE_ACCOUNT, &PatchParams::default(), &label)
+            .await,
+    );
+    let crds: Api<CustomResourceDefinition> = Api::all(sa.clone());
+    assert_forbidden(
+        "delete the CRD",
+        crds.delete("imagesyncrules.swrsync.io", &DeleteParams::default())
+            .await,
+    );
+}
+
+#[tokio::test]
+async fn the_operator_works_with_exactly_the_installed_rights() {
+    let env = Env::without_operator("rbac").await;
+    kubectl_apply(&Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/install.yaml"));
+    let kubeconfig =
+        cluster::service_account_kubeconfig(&env.client, SYSTEM_NS, SERVICE_ACCOUNT).await;
+    let sa = cluster::client_from(&kubeconfig).await;
+    env.create_secret("swr-credentials").await;
+
+    // All namespaces, the Lease in its own: as the Deployment runs it.
+    let operator = OperatorProcess::start(
+        "rbac-operator",
+        &kubeconfig,
+        &env.emulator.endpoint_template(),
+        &["--leader-election-namespace", SYSTEM_NS],
+    );
+    env.apply("web", spec(&["nginx"], EAST_DR)).await.unwrap();
+    env.wait_ready("web", "1/1 tasks in sync").await;
+    assert_eq!(env.tasks().await.len(), 1);
+    let events = Api::<Event>::namespaced(env.client.clone(), &env.ns)
+        .list(&ListParams::default())
+        .await
+        .unwrap();
+    assert!(
+        events
+            .items
+            .iter()
+            .any(|e| e.reason.as_deref() == Some("TaskCreated")),
+        "the operator could not record events"
+    );
+    let lease = Api::<Lease>::namespaced(env.client.clone(), SYSTEM_NS)
+        .get(SERVICE_ACCOUNT)
+        .await
+        .expect("the operator created its Lease");
+    assert_eq!(
+        lease.spec.and_then(|s| s.holder_identity).as_deref(),
+        Some("rbac-operator")
+    );
+
+    // Deletion goes through the finalizer: the operator removes it with its rights.
+    env.delete("web").await;
+    env.wait_for("web", "web deleted", |r| r.is_none()).await;
+    assert!(
+        env.tasks().await.is_empty(),
+        "the rule's task was not deleted"
+    );
+
+    let log = operator.log();
+    assert!(
+        !log.contains("forbidden") && !log.contains("Forbidden"),
+        "the operator was refused something it needs:\n{log}"
+    );
+    assert_refused_beyond_its_rights(&sa, &env.ns).await;
+}

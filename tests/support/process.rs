@@ -1,0 +1,133 @@
+//! The operator as a separate process (the real binary), as a Deployment's pods run it:
+//! started against the test cluster and an emulator, scraped over HTTP, killed or stopped.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A running `swr-sync-operator run`.
+pub struct OperatorProcess {
+    /// Identity in the Lease (`POD_NAME`).
+    pub name: String,
+    child: Child,
+    metrics: String,
+    log: PathBuf,
+}
+
+/// A free port on 127.0.0.1 (released before the operator binds it).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+impl OperatorProcess {
+    /// Starts `run` with the cluster credentials in `kubeconfig`, the emulator at
+    /// `endpoint` for every cloud service, and `args` (namespaces, lease timing...).
+    pub fn start(name: &str, kubeconfig: &Path, endpoint: &str, args: &[&str]) -> Self {
+        let port = free_port();
+        let log =
+            std::env::temp_dir().join(format!("swr-sync-{name}-{}-{port}.log", std::process::id()));
+        let file = std::fs::File::create(&log).expect("creating the log file");
+        let child = Command::new(env!("CARGO_BIN_EXE_swr-sync-operator"))
+            .args(["--log-format", "json", "--log-level", "debug", "run"])
+            .args(["--swr-endpoint", endpoint, "--hss-endpoint", endpoint])
+            .args(["--iam-endpoint", endpoint])
+            .args(["--metrics-address", &format!("127.0.0.1:{port}")])
+            .args(args)
+            .env("KUBECONFIG", kubeconfig)
+            .env("POD_NAME", name)
+            .env_remove("SWR_SYNC_LOG")
+            .stdin(Stdio::null())
+            .stdout(file.try_clone().unwrap())
+            .stderr(file)
+            .spawn()
+            .expect("starting the operator binary");
+        Self {
+            name: name.into(),
+            child,
+            metrics: format!("http://127.0.0.1:{port}"),
+            log,
+        }
+    }
+
+    /// GET a path of the health/metrics server: (status, body), or None if it is not up.
+    pub async fn get(&self, path: &str) -> Option<(u16, String)> {
+        let response = reqwest::get(format!("{}{path}", self.metrics)).await.ok()?;
+        let status = response.status().as_u16();
+        Some((status, response.text().await.ok()?))
+    }
+
+    /// Waits until `/readyz` answers 200.
+    pub async fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while self.get("/readyz").await.map(|(s, _)| s) != Some(200) {
+            assert!(
+                Instant::now() < deadline,
+                "{} not ready within 30s; log:\n{}",
+                self.name,
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// The scraped metrics: series (name with labels, as exported) → value.
+    pub async fn metrics(&self) -> BTreeMap<String, f64> {
+        let (status, body) = self
+            .get("/metrics")
+            .await
+            .expect("metrics endpoint answers");
+        assert_eq!(status, 200, "{body}");
+        super::metrics::parse(&body)
+    }
+
+    /// Whether this process currently leads (its `swr_sync_leader` gauge).
+    pub async fn is_leader(&self) -> bool {
+        self.get("/metrics").await.is_some_and(|(_, body)| {
+            super::metrics::parse(&body).get("swr_sync_leader") == Some(&1.0)
+        })
+    }
+
+    /// SIGKILL, as a crashed node or OOM kill stops a pod.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM, as the kubelet stops a pod; returns how long the process took to exit.
+    pub fn terminate(&mut self, limit: Duration) -> Duration {
+        let started = Instant::now();
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("running kill");
+        assert!(status.success(), "kill -TERM failed");
+        loop {
+            if let Some(status) = self.child.try_wait().expect("waiting for the operator") {
+                assert!(status.success(), "{} exited with {status}", self.name);
+                return started.elapsed();
+            }
+            assert!(
+                started.elapsed() < limit,
+                "{} still running {limit:?} after SIGTERM",
+                self.name
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Everything the process logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for OperatorProcess {
+    fn drop(&mut self) {
+        self.kill();
+        let _ = std::fs::remove_file(&self.log);
+    }
+}
