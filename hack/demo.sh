@@ -1,11 +1,17 @@
 #!/usr/bin/env bash
-# One-command demo on the embedded defaults: a local kube-apiserver, the SWR emulator and
-# the operator, an ImageSyncRule applied, its tasks shown, a pushed tag replicating, and the
-# rule deleted with its tasks. Everything started here is stopped on exit.
+# One-command demo on the embedded defaults. It builds the operator, starts a local
+# kube-apiserver and the SWR/HSS/IAM emulator, installs deploy/install.yaml (CRD, namespace,
+# ServiceAccount, least-privilege RBAC), creates a Secret and three rules (one valid, one
+# conflicting, one invalid; a fourth with a bad name is refused by the API server), runs two
+# operator replicas with the ServiceAccount's own token (leader election), waits for
+# convergence, shows the rules, the tasks, a pushed tag replicating, the metrics, a leader
+# hand-over, the deletion of a rule with its tasks, and what the operator cost in memory and
+# CPU. Everything it starts is stopped on exit; nothing outside a temporary directory is kept.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+run() { printf '$ %s\n' "$*"; "$@"; }
 work=$(mktemp -d /tmp/swr-sync-demo.XXXXXX)
 pids=()
 cleanup() {
@@ -23,32 +29,91 @@ say "Starting a local kube-apiserver (built once, cached)"
 hack/kube-apiserver/install.sh >/dev/null
 export KUBECONFIG
 KUBECONFIG=$(hack/kube-apiserver/start.sh "$work/cluster")
+# shellcheck disable=SC1091
+source "$work/cluster/cluster.env"
 
-say "Starting the SWR/HSS/IAM emulator on 127.0.0.1:18787"
+say "Starting the SWR/HSS/IAM emulator on 127.0.0.1:18787 (organizations from examples/emulator.yaml)"
 "$bin" emulator --listen 127.0.0.1:18787 >"$work/emulator.log" 2>&1 &
 pids+=($!)
 emu=http://127.0.0.1:18787
 for _ in $(seq 50); do curl -fsS "$emu/_admin/tasks" >/dev/null 2>&1 && break; sleep 0.1; done
 
-say "Installing the CRD and the demo credentials"
-kubectl apply -f crds/imagesyncrule.yaml >/dev/null
+say "Installing the operator: kubectl apply -f deploy/install.yaml"
+run kubectl apply -f deploy/install.yaml
 kubectl wait --for condition=established crd/imagesyncrules.swrsync.io --timeout=30s >/dev/null
-kubectl create secret generic swr-credentials \
+echo "(This API server has no nodes, so the Deployment's pods could never start: it is scaled"
+echo " to 0 and the demo runs two replicas as local processes with the ServiceAccount's token,"
+echo " so they have exactly the RBAC of the install.)"
+kubectl -n swr-sync-system scale deployment swr-sync-operator --replicas=0 >/dev/null
+token=$(kubectl -n swr-sync-system create token swr-sync-operator --duration=2h)
+sa_config="$work/operator.kubeconfig"
+(
+  export KUBECONFIG="$sa_config"
+  kubectl config set-cluster demo --server="$KUBE_APISERVER_URL" \
+    --certificate-authority="$KUBE_CA_FILE" --embed-certs >/dev/null
+  kubectl config set-credentials swr-sync-operator --token="$token" >/dev/null
+  kubectl config set-context demo --cluster=demo --user=swr-sync-operator >/dev/null
+  kubectl config use-context demo >/dev/null
+)
+
+say "A team namespace with its SWR credentials"
+kubectl create namespace platform >/dev/null
+run kubectl -n platform create secret generic swr-credentials \
   --from-literal=accessKey=QTWAOYTTINDUT2QVKYUC \
-  --from-literal=secretKey=MFyfvK41ba2giqM7Uio6PznpdUKGpownRZlmVmHc >/dev/null
+  --from-literal=secretKey=MFyfvK41ba2giqM7Uio6PznpdUKGpownRZlmVmHc
 
-say "Running the operator against the emulator"
-"$bin" run --swr-endpoint "$emu/{region}" --hss-endpoint "$emu/{region}" \
-  --iam-endpoint "$emu/{region}" >"$work/operator.log" 2>&1 &
-pids+=($!)
+say "Running two operator replicas (operator-a, operator-b)"
+start_operator() {
+  local name=$1 port=$2
+  KUBECONFIG="$sa_config" POD_NAME=$name POD_NAMESPACE=swr-sync-system \
+    "$bin" --log-format json run --metrics-address "127.0.0.1:$port" \
+    --swr-endpoint "$emu/{region}" --hss-endpoint "$emu/{region}" --iam-endpoint "$emu/{region}" \
+    >"$work/$name.log" 2>&1 &
+  pids+=($!)
+  eval "pid_$name=$!"
+}
+start_operator operator-a 18080
+sleep 1
+start_operator operator-b 18081
+leads() { curl -fsS "http://127.0.0.1:$1/metrics" 2>/dev/null | grep -q '^swr_sync_leader 1'; }
+for _ in $(seq 150); do leads 18080 && break; sleep 0.2; done
+run kubectl -n swr-sync-system get lease swr-sync-operator \
+  -o custom-columns=LEASE:.metadata.name,HOLDER:.spec.holderIdentity,DURATION:.spec.leaseDurationSeconds
 
-say "Applying deploy/examples/imagesyncrule.yaml"
-kubectl apply -f deploy/examples/imagesyncrule.yaml
-kubectl wait --for condition=Ready imagesyncrule/platform-web --timeout=60s >/dev/null
-kubectl get imagesyncrules
+say "Applying the rules"
+run kubectl -n platform apply -f deploy/examples/imagesyncrule.yaml
+sleep 1 # platform-web is the older rule, so it owns the task both rules want
+run kubectl -n platform apply -f hack/demo/rules.yaml
+echo
+if ! run kubectl -n platform apply -f hack/demo/bad-name.yaml; then
+  echo "(refused by the API server, as it should be)"
+fi
 
+say "Waiting for convergence"
+kubectl -n platform wait --for condition=Ready isr/platform-web --timeout=60s
+kubectl -n platform wait --for=jsonpath='{.status.conditions[?(@.type=="Ready")].reason}'=Conflict \
+  isr/nginx-east --timeout=60s
+kubectl -n platform wait --for=jsonpath='{.status.conditions[?(@.type=="Ready")].reason}'=InvalidSpec \
+  isr/loop --timeout=60s
+run kubectl -n platform get imagesyncrules
+echo
+run kubectl -n platform get isr nginx-east loop \
+  -o custom-columns='RULE:.metadata.name,MESSAGE:.status.conditions[?(@.type=="Ready")].message'
+echo
+run kubectl -n platform get events --sort-by=.metadata.creationTimestamp \
+  -o custom-columns=TYPE:.type,REASON:.reason,OBJECT:.regarding.name,MESSAGE:.note
+
+show_tasks() {
+  curl -fsS "$emu/_admin/tasks" | python3 -c '
+import json, sys
+tasks = json.load(sys.stdin)
+print(f"{len(tasks)} task(s)")
+for t in tasks:
+    print("  {region}/{namespace}/{repoName} -> {remoteRegionId}/{remoteNamespace} override={override}".format(**t))
+'
+}
 say "Tasks in the emulator"
-curl -fsS "$emu/_admin/tasks" | python3 -m json.tool
+show_tasks
 
 say "Pushing nginx:1.27 to cn-north-4/platform; it replicates to both targets"
 curl -fsS -X POST "$emu/_admin/push" -H 'Content-Type: application/json' \
@@ -59,12 +124,47 @@ import json, sys
 regions = json.load(sys.stdin)["regions"]
 for region in ("cn-east-3", "ap-southeast-1"):
     repo = regions[region]["organizations"]["platform-dr"]["repositories"].get("nginx", {})
-    tags = sorted(repo.get("tags", {}))
-    print(region + "/platform-dr/nginx tags:", tags)
+    print(f"  {region}/platform-dr/nginx tags:", sorted(repo.get("tags", {})))
 '
 
-say "Deleting the rule: its tasks go with it (deletionPolicy Delete)"
-kubectl delete imagesyncrule platform-web --timeout=60s
-echo "tasks left in the emulator: $(curl -fsS "$emu/_admin/tasks" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')"
+say "Metrics of the leader (http://127.0.0.1:18080/metrics, excerpt)"
+curl -fsS http://127.0.0.1:18080/metrics |
+  grep -E '^swr_sync_(leader|rules|reconciles_total|reconcile_failures_total|cloud_requests_total)' || true
 
-say "Done; everything started by the demo is being stopped"
+# Peak resident memory and CPU seconds of a process, from /proc.
+usage() {
+  local pid=$1 hwm ticks
+  hwm=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status")
+  ticks=$(awk '{print $14 + $15}' "/proc/$pid/stat")
+  awk -v n="$2" -v kb="$hwm" -v t="$ticks" -v hz="$(getconf CLK_TCK)" \
+    'BEGIN { printf "%s: peak RSS %.1f MiB, CPU %.2f s\n", n, kb / 1024, t / hz }'
+}
+
+say "Killing the leader (SIGKILL): operator-b takes over when the Lease expires (15 s)"
+usage "$pid_operator_a" operator-a
+killed=$EPOCHREALTIME
+kill -KILL "$pid_operator_a"
+until leads 18081; do sleep 0.1; done
+awk -v a="$killed" -v b="$EPOCHREALTIME" 'BEGIN { printf "operator-b leads %.1f s after the kill\n", b - a }'
+
+say "Deleting platform-web: its tasks go with it; nginx-east then owns nginx -> cn-east-3"
+run kubectl -n platform delete imagesyncrule platform-web --timeout=60s
+kubectl -n platform wait --for condition=Ready isr/nginx-east --timeout=60s >/dev/null
+show_tasks
+run kubectl -n platform get imagesyncrules
+
+say "Stopping operator-b (SIGTERM): it finishes in-flight work and releases the Lease"
+usage "$pid_operator_b" operator-b
+kill -TERM "$pid_operator_b"
+wait "$pid_operator_b" || true
+run kubectl -n swr-sync-system get lease swr-sync-operator \
+  -o custom-columns=LEASE:.metadata.name,HOLDER:.spec.holderIdentity,TRANSITIONS:.spec.leaseTransitions
+grep -h '"message":"\(became leader\|released the Lease\|operator stopped\)"' "$work"/operator-*.log |
+  python3 -c '
+import json, sys
+for line in sys.stdin:
+    e = json.loads(line)
+    print(" ", e["timestamp"], e.get("identity", ""), e["message"])
+'
+
+say "Done; everything the demo started is being stopped and $work removed"

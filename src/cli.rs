@@ -227,3 +227,44 @@ impl Cli {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn every_flag_has_an_environment_variable() {
+        let cli = Cli::command();
+        let missing: Vec<_> = cli
+            .get_subcommands()
+            .flat_map(|c| c.get_arguments())
+            .chain(cli.get_arguments())
+            .filter(|a| !matches!(a.get_id().as_str(), "help" | "version"))
+            .filter(|a| a.get_env().is_none())
+            .map(|a| a.get_id().to_string())
+            .collect();
+        assert!(missing.is_empty(), "flags without an env var: {missing:?}");
+    }
+
+    #[test]
+    fn leader_election_can_be_switched_off_and_refuses_unsafe_timing() {
+        let parse = |args: &[&str]| {
+            let cli = Cli::try_parse_from([&["swr-sync-operator", "run"], args].concat()).unwrap();
+            let Command::Run(run) = cli.command else {
+                panic!("not run")
+            };
+            run.election.lease()
+        };
+        assert!(parse(&["--leader-elect=false"]).unwrap().is_none());
+        let lease = parse(&["--leader-election-namespace", "ops"])
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (lease.namespace.as_str(), lease.name.as_str()),
+            ("ops", "swr-sync-operator")
+        );
+        assert!(parse(&["--leader-election-renew-deadline", "20s"]).is_err());
+    }
+}
