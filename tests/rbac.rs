@@ -162,5 +162,18 @@ async fn the_operator_works_with_exactly_the_installed_rights() {
         !log.contains("forbidden") && !log.contains("Forbidden"),
         "the operator was refused something it needs:\n{log}"
     );
+    let token = std::fs::read_to_string(&kubeconfig)
+        .unwrap()
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("token: ").map(String::from))
+        .unwrap();
+    assert!(
+        !log.contains(&token),
+        "the operator logged its ServiceAccount token"
+    );
+    assert!(
+        !log.contains(support::operator::SECRET_KEY),
+        "the operator logged the SK"
+    );
     assert_refused_beyond_its_rights(&sa, &env.ns).await;
 }
