@@ -70,7 +70,7 @@ start_operator() {
     --swr-endpoint "$emu/{region}" --hss-endpoint "$emu/{region}" --iam-endpoint "$emu/{region}" \
     >"$work/$name.log" 2>&1 &
   pids+=($!)
-  eval "pid_$name=$!"
+  eval "pid_${name/-/_}=$!"
 }
 start_operator operator-a 18080
 sleep 1
@@ -101,7 +101,7 @@ run kubectl -n platform get isr nginx-east loop \
   -o custom-columns='RULE:.metadata.name,MESSAGE:.status.conditions[?(@.type=="Ready")].message'
 echo
 run kubectl -n platform get events --sort-by=.metadata.creationTimestamp \
-  -o custom-columns=TYPE:.type,REASON:.reason,OBJECT:.regarding.name,MESSAGE:.note
+  -o custom-columns=TYPE:.type,REASON:.reason,RULE:.involvedObject.name,MESSAGE:.message
 
 show_tasks() {
   curl -fsS "$emu/_admin/tasks" | python3 -c '
@@ -143,7 +143,7 @@ usage() {
 say "Killing the leader (SIGKILL): operator-b takes over when the Lease expires (15 s)"
 usage "$pid_operator_a" operator-a
 killed=$EPOCHREALTIME
-kill -KILL "$pid_operator_a"
+{ kill -KILL "$pid_operator_a" && wait "$pid_operator_a"; } 2>/dev/null || true
 until leads 18081; do sleep 0.1; done
 awk -v a="$killed" -v b="$EPOCHREALTIME" 'BEGIN { printf "operator-b leads %.1f s after the kill\n", b - a }'
 

@@ -25,7 +25,7 @@ use super::plan::{plan, Plan, PlanInput, Settings, TaskKey};
 use super::report::{describe, Problem, Report, TaskLine};
 use super::status::{self, inventory};
 use crate::api::spec::DeletionPolicy;
-use crate::api::status::{reason, TaskState};
+use crate::api::status::{reason, status_value, TaskState};
 use crate::api::validate::{problems, resync_interval};
 use crate::api::ImageSyncRule;
 use crate::auth::Credentials;
@@ -299,7 +299,8 @@ async fn write_status(rule: &ImageSyncRule, ctx: &Context, report: &Report) -> R
     let ready = status::ready_state(Some(&new));
     if ready != status::ready_state(previous) {
         if let Some((state, reason)) = ready {
-            let type_ = if state == "True" {
+            // Progressing is the normal way to Ready, not something to warn about.
+            let type_ = if state == status_value::TRUE || reason == reason::PROGRESSING {
                 EventType::Normal
             } else {
                 EventType::Warning
