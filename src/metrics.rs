@@ -313,8 +313,8 @@ mod tests {
         let (rss, cpu) = process_usage().expect("/proc/self is readable");
         assert!(rss > 1024 * 1024, "rss {rss}");
         assert!(cpu >= 0.0);
-        assert!(Metrics::new()
-            .render()
-            .contains("\nprocess_resident_memory_bytes "));
+        let text = Metrics::new().render();
+        assert!(text.contains("\nprocess_resident_memory_bytes "), "{text}");
+        assert!(text.contains("\nprocess_cpu_seconds_total "), "{text}");
     }
 }
