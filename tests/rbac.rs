@@ -6,7 +6,6 @@
 mod support;
 
 use std::path::Path;
-use std::process::Command;
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::coordination::v1::Lease;
@@ -19,34 +18,11 @@ use serde_json::json;
 use support::cluster;
 use support::operator::{spec, Env, EAST_DR};
 use support::process::OperatorProcess;
+use support::rbac::{assert_forbidden, kubectl_apply};
 use swr_sync_operator::api::ImageSyncRule;
 
 const SYSTEM_NS: &str = "swr-sync-system";
 const SERVICE_ACCOUNT: &str = "swr-sync-operator";
-
-/// `kubectl apply` of a manifest file to the test cluster.
-fn kubectl_apply(file: &Path) {
-    let out = Command::new("kubectl")
-        .args(["apply", "--server-side", "--force-conflicts", "-f"])
-        .arg(file)
-        .env("KUBECONFIG", cluster::kubeconfig())
-        .output()
-        .expect("kubectl is needed to apply the install manifests (hack/kube-apiserver/install.sh installs it)");
-    assert!(
-        out.status.success(),
-        "kubectl apply -f {} failed:\n{}",
-        file.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// Asserts that a call was refused by RBAC (403), not failed for another reason.
-fn assert_forbidden<T: std::fmt::Debug>(what: &str, result: Result<T, kube::Error>) {
-    match result {
-        Err(kube::Error::Api(status)) if status.code == 403 => {}
-        other => panic!("{what}: expected 403 Forbidden, got {other:?}"),
-    }
-}
 
 /// What the ServiceAccount must not do, each tried for real.
 async fn assert_refused_beyond_its_rights(sa: &Client, ns: &str) {
@@ -113,7 +89,10 @@ async fn assert_refused_beyond_its_rights(sa: &Client, ns: &str) {
 #[tokio::test]
 async fn the_operator_works_with_exactly_the_installed_rights() {
     let env = Env::without_operator("rbac").await;
-    kubectl_apply(&Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/install.yaml"));
+    kubectl_apply(
+        "-f",
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/install.yaml"),
+    );
     let kubeconfig =
         cluster::service_account_kubeconfig(&env.client, SYSTEM_NS, SERVICE_ACCOUNT).await;
     let sa = cluster::client_from(&kubeconfig).await;

@@ -5,5 +5,6 @@ pub mod cluster;
 pub mod metrics;
 pub mod operator;
 pub mod process;
+pub mod rbac;
 pub mod signed;
 pub mod vectors;
