@@ -22,8 +22,9 @@ cleanup() {
 trap cleanup EXIT
 
 say "Building"
-cargo build --quiet --locked
-bin=target/debug/swr-sync-operator
+# SWR_SYNC_DEMO_BIN runs another build of the operator (e.g. the static release binary).
+bin=${SWR_SYNC_DEMO_BIN:-target/debug/swr-sync-operator}
+[[ -n ${SWR_SYNC_DEMO_BIN:-} ]] || cargo build --quiet --locked
 
 say "Starting a local kube-apiserver (built once, cached)"
 hack/kube-apiserver/install.sh >/dev/null

@@ -22,7 +22,7 @@ use super::error::Error;
 use super::events::{event_reason, publish};
 use super::observe::{observe, source_repo, Observation};
 use super::plan::{plan, Plan, PlanInput, Settings, TaskKey};
-use super::report::{describe, Problem, Report, TaskLine};
+use super::report::{describe, list_some, Problem, Report, TaskLine};
 use super::status::{self, inventory};
 use crate::api::spec::DeletionPolicy;
 use crate::api::status::{reason, status_value, TaskState};
@@ -228,22 +228,25 @@ async fn record_intent(
     write_status(rule, ctx, report).await.map(drop)
 }
 
-/// Events for each change made.
+/// One Event per kind of change made in this pass, naming the tasks. (kube's Recorder folds
+/// events with the same reason on the same object into one series keeping the first note,
+/// so one Event per task would hide all tasks but the first.)
 async fn announce(rule: &ImageSyncRule, ctx: &Context, changes: &[(Change, TaskKey, Settings)]) {
-    for (change, key, _) in changes {
-        let (reason, verb) = match change {
-            Change::Created => (event_reason::TASK_CREATED, "created"),
-            Change::Replaced => (event_reason::TASK_REPLACED, "replaced (settings drifted)"),
-            Change::Deleted => (event_reason::TASK_DELETED, "deleted"),
-        };
-        publish(
-            ctx,
-            rule,
-            EventType::Normal,
-            reason,
-            format!("{verb} {}", describe(key)),
-        )
-        .await;
+    for (kind, reason, verb) in [
+        (Change::Created, event_reason::TASK_CREATED, "created"),
+        (Change::Replaced, event_reason::TASK_REPLACED, "replaced (settings drifted)"),
+        (Change::Deleted, event_reason::TASK_DELETED, "deleted"),
+    ] {
+        let tasks: Vec<String> = changes
+            .iter()
+            .filter(|(change, _, _)| *change == kind)
+            .map(|(_, key, _)| describe(key))
+            .collect();
+        if tasks.is_empty() {
+            continue;
+        }
+        let note = format!("{verb} {} task(s): {}", tasks.len(), list_some(&tasks));
+        publish(ctx, rule, EventType::Normal, reason, note).await;
     }
 }
 

@@ -194,3 +194,25 @@ pub fn describe(key: &TaskKey) -> String {
         key.target_organization
     )
 }
+
+/// The first few items, and how many more: Event notes are limited to 1 kB.
+pub fn list_some(items: &[String]) -> String {
+    const SHOWN: usize = 5;
+    let mut text = items[..items.len().min(SHOWN)].join("; ");
+    if items.len() > SHOWN {
+        text.push_str(&format!("; and {} more", items.len() - SHOWN));
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_lists_are_cut_with_a_count() {
+        let items: Vec<String> = (1..=7).map(|i| i.to_string()).collect();
+        assert_eq!(list_some(&items[..2]), "1; 2");
+        assert_eq!(list_some(&items), "1; 2; 3; 4; 5; and 2 more");
+    }
+}
