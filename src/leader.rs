@@ -200,13 +200,7 @@ impl Elector {
         };
         let spec = lease.spec.clone().unwrap_or_default();
         let holder = spec.holder_identity.clone().filter(|h| !h.is_empty());
-        self.observe(
-            lease
-                .metadata
-                .resource_version
-                .as_deref()
-                .unwrap_or_default(),
-        );
+        self.observe(&lease);
         let mine = holder.as_deref() == Some(self.config.identity.as_str());
         if let (false, Some(other)) = (mine, &holder) {
             if self.valid_for(&spec) {
@@ -241,13 +235,7 @@ impl Elector {
     fn write(&mut self, result: Result<Lease, kube::Error>) -> Result<Attempt, Error> {
         match result {
             Ok(lease) => {
-                self.observe(
-                    lease
-                        .metadata
-                        .resource_version
-                        .as_deref()
-                        .unwrap_or_default(),
-                );
+                self.observe(&lease);
                 Ok(Attempt::Held)
             }
             Err(kube::Error::Api(status)) if status.code == 409 => {
@@ -257,8 +245,13 @@ impl Elector {
         }
     }
 
-    /// Notes when the Lease was first seen at this resourceVersion.
-    fn observe(&mut self, resource_version: &str) {
+    /// Notes when the Lease was first seen at its current resourceVersion.
+    fn observe(&mut self, lease: &Lease) {
+        let resource_version = lease
+            .metadata
+            .resource_version
+            .as_deref()
+            .unwrap_or_default();
         if self.observed.as_ref().map(|(rv, _)| rv.as_str()) != Some(resource_version) {
             self.observed = Some((resource_version.to_string(), Instant::now()));
         }

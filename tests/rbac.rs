@@ -18,7 +18,9 @@ use serde_json::json;
 use support::cluster;
 use support::operator::{spec, Env, EAST_DR};
 use support::process::OperatorProcess;
-use support::rbac::{assert_forbidden, kubectl_apply};
+use support::rbac::{
+    assert_forbidden, assert_never_refused, delete_through_finalizer, kubectl_apply,
+};
 use swr_sync_operator::api::ImageSyncRule;
 
 const SYSTEM_NS: &str = "swr-sync-system";
@@ -128,19 +130,9 @@ async fn the_operator_works_with_exactly_the_installed_rights() {
         Some("rbac-operator")
     );
 
-    // Deletion goes through the finalizer: the operator removes it with its rights.
-    env.delete("web").await;
-    env.wait_for("web", "web deleted", |r| r.is_none()).await;
-    assert!(
-        env.tasks().await.is_empty(),
-        "the rule's task was not deleted"
-    );
-
+    delete_through_finalizer(&env, "web").await;
     let log = operator.log();
-    assert!(
-        !log.contains("forbidden") && !log.contains("Forbidden"),
-        "the operator was refused something it needs:\n{log}"
-    );
+    assert_never_refused(&log);
     let token = std::fs::read_to_string(&kubeconfig)
         .unwrap()
         .lines()

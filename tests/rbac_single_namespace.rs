@@ -12,7 +12,9 @@ use kube::api::{Api, ListParams};
 use support::cluster;
 use support::operator::{spec, Env, EAST_DR};
 use support::process::OperatorProcess;
-use support::rbac::{assert_forbidden, kubectl_apply};
+use support::rbac::{
+    assert_forbidden, assert_never_refused, delete_through_finalizer, kubectl_apply,
+};
 use swr_sync_operator::api::ImageSyncRule;
 
 const SYSTEM_NS: &str = "swr-sync-system";
@@ -42,17 +44,8 @@ async fn the_operator_works_in_its_namespace_and_nowhere_else() {
     );
     env.apply("web", spec(&["nginx"], EAST_DR)).await.unwrap();
     env.wait_ready("web", "1/1 tasks in sync").await;
-    env.delete("web").await;
-    env.wait_for("web", "web deleted", |r| r.is_none()).await;
-    assert!(
-        env.tasks().await.is_empty(),
-        "the rule's task was not deleted"
-    );
-    let log = operator.log();
-    assert!(
-        !log.contains("orbidden"),
-        "refused something it needs:\n{log}"
-    );
+    delete_through_finalizer(&env, "web").await;
+    assert_never_refused(&operator.log());
 
     let sa = cluster::client_from(&kubeconfig).await;
     let list = ListParams::default();

@@ -234,7 +234,11 @@ async fn record_intent(
 async fn announce(rule: &ImageSyncRule, ctx: &Context, changes: &[(Change, TaskKey, Settings)]) {
     for (kind, reason, verb) in [
         (Change::Created, event_reason::TASK_CREATED, "created"),
-        (Change::Replaced, event_reason::TASK_REPLACED, "replaced (settings drifted)"),
+        (
+            Change::Replaced,
+            event_reason::TASK_REPLACED,
+            "replaced (settings drifted)",
+        ),
         (Change::Deleted, event_reason::TASK_DELETED, "deleted"),
     ] {
         let tasks: Vec<String> = changes

@@ -4,6 +4,7 @@ use std::path::Path;
 use std::process::Command;
 
 use super::cluster;
+use super::operator::Env;
 
 /// `kubectl apply -f <file>` (or `-k <dir>` with `how = "-k"`) to the test cluster.
 pub fn kubectl_apply(how: &str, file: &Path) {
@@ -27,4 +28,24 @@ pub fn assert_forbidden<T: std::fmt::Debug>(what: &str, result: Result<T, kube::
         Err(kube::Error::Api(status)) if status.code == 403 => {}
         other => panic!("{what}: expected 403 Forbidden, got {other:?}"),
     }
+}
+
+/// Deletes a rule and waits until the operator, through its finalizer, removed it and its
+/// tasks: proof that it could patch the rule and call SWR with the rule's Secret.
+pub async fn delete_through_finalizer(env: &Env, name: &str) {
+    env.delete(name).await;
+    env.wait_for(name, &format!("{name} deleted"), |r| r.is_none())
+        .await;
+    assert!(
+        env.tasks().await.is_empty(),
+        "the rule's tasks were not deleted"
+    );
+}
+
+/// Asserts that the operator's log shows no refusal by the API server.
+pub fn assert_never_refused(log: &str) {
+    assert!(
+        !log.contains("forbidden") && !log.contains("Forbidden"),
+        "the operator was refused something it needs:\n{log}"
+    );
 }
