@@ -164,7 +164,7 @@ async fn only_the_leader_reconciles_and_hands_over_on_kill_and_on_stop() {
     c.wait_ready().await;
     let mut b = b;
     let stopped = Instant::now();
-    let exit = b.terminate(Duration::from_secs(25));
+    let exit = b.terminate(Duration::from_secs(25)).await;
     let handover = wait_leader(&c, Duration::from_secs(15)).await + exit;
     eprintln!(
         "SIGTERM: leader exited in {exit:?}; hand-over after stop {:?}",
@@ -179,4 +179,45 @@ async fn only_the_leader_reconciles_and_hands_over_on_kill_and_on_stop() {
     for process in [&a, &b, &c] {
         check_log(process, &env.ns);
     }
+}
+
+#[tokio::test]
+async fn sigterm_lets_an_in_flight_reconcile_finish_then_releases_the_lease() {
+    let env = Env::without_operator("ha-stop").await;
+    env.create_secret("swr-credentials").await;
+    let mut args = vec![
+        "--namespace",
+        &env.ns,
+        "--leader-election-namespace",
+        &env.ns,
+    ];
+    args.extend(LEASE_FLAGS);
+    let endpoint = env.emulator.endpoint_template();
+    let mut operator = OperatorProcess::start("stopping", cluster::kubeconfig(), &endpoint, &args);
+    wait_leader(&operator, Duration::from_secs(30)).await;
+    // SWR takes 3 s to answer the create: the reconcile is in flight when SIGTERM arrives.
+    env.admin_send(
+        reqwest::Method::PUT,
+        "faults",
+        json!({"latency": {"fixed_ms": 3000}, "operations": [CREATE]}),
+    )
+    .await;
+    env.apply("web", spec(&["nginx"], EAST_DR)).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while env.calls_of(CREATE).await == 0 {
+        assert!(Instant::now() < deadline, "no create within 20s");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let exit = operator.terminate(Duration::from_secs(25)).await;
+    eprintln!("SIGTERM with a create in flight: exited after {exit:?}");
+    assert!(
+        exit >= Duration::from_secs(2),
+        "exited after {exit:?}, before the in-flight create was answered"
+    );
+    // The reconcile finished before the process exited: the task is in the status.
+    let rule = env.rules().get("web").await.unwrap();
+    let status = rule.status.expect("status written before exit");
+    assert_eq!(status.summary.as_deref(), Some("1/1 tasks in sync"));
+    assert_eq!(lease_holder(&env).await, None, "the Lease was not released");
+    assert_eq!(env.calls_of(CREATE).await, 1);
 }

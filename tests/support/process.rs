@@ -98,7 +98,8 @@ impl OperatorProcess {
     }
 
     /// SIGTERM, as the kubelet stops a pod; returns how long the process took to exit.
-    pub fn terminate(&mut self, limit: Duration) -> Duration {
+    /// Waits asynchronously: the emulator the process talks to may run on this runtime.
+    pub async fn terminate(&mut self, limit: Duration) -> Duration {
         let started = Instant::now();
         let status = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
@@ -115,7 +116,7 @@ impl OperatorProcess {
                 "{} still running {limit:?} after SIGTERM",
                 self.name
             );
-            std::thread::sleep(Duration::from_millis(20));
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
 
