@@ -5,10 +5,10 @@ pub mod client;
 pub mod endpoint;
 pub mod error;
 pub mod ratelimit;
+pub mod request;
 pub mod transport;
 
 pub use client::CloudClient;
 pub use error::{ApiError, ErrorClass, Evidence};
-pub use transport::{
-    CloudRequest, CloudResponse, RequestAuth, Service, Transport, TransportConfig,
-};
+pub use request::{CloudRequest, CloudResponse, RequestAuth, Service};
+pub use transport::{Transport, TransportConfig};
