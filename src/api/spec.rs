@@ -13,6 +13,10 @@ use crate::swr::names::{
 /// Pattern of `resyncInterval` (Go-style durations without fractions: `90s`, `10m`, `1h30m`).
 pub const DURATION_PATTERN: &str = r"^([0-9]+(ms|s|m|h))+$";
 
+/// Annotation that asks for an immediate full reconcile (drift check) of a rule: set it to a
+/// new value, e.g. the current time; `status.lastHandledReconcileAt` shows it once done.
+pub const RECONCILE_REQUESTED_AT: &str = "swrsync.io/reconcile-requested-at";
+
 /// Which SWR repositories replicate to which regions, and how.
 #[derive(CustomResource, Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[kube(

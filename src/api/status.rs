@@ -69,6 +69,10 @@ pub struct ImageSyncRuleStatus {
     /// When SWR was last found to match the rule (RFC 3339).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_sync_time: Option<String>,
+    /// The value of the `swrsync.io/reconcile-requested-at` annotation the last reconcile
+    /// ran for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_handled_reconcile_at: Option<String>,
 }
 
 /// One condition, in the shape of the Kubernetes `metav1.Condition`.

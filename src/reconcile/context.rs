@@ -9,6 +9,7 @@ use kube::runtime::events::Recorder;
 use kube::runtime::reflector::Store;
 use rand::Rng;
 
+use super::regions::RegionCache;
 use crate::api::ImageSyncRule;
 use crate::auth::{CloudAuth, Credentials};
 use crate::cloud::{CloudClient, Transport};
@@ -42,6 +43,8 @@ pub struct Context {
     pub config: ReconcilerConfig,
     /// Metrics of reconciles.
     pub metrics: Arc<Metrics>,
+    /// Sync regions per source region.
+    pub regions: RegionCache,
     // Keyed by (namespace, Secret name); replaced when the Secret's content changes, so
     // IAM tokens survive between reconciles but never outlive their credentials.
     auth: Mutex<HashMap<(String, String), Arc<CloudAuth>>>,
@@ -65,6 +68,7 @@ impl Context {
             recorder,
             config,
             metrics,
+            regions: RegionCache::default(),
             auth: Mutex::default(),
             failures: Mutex::default(),
         }

@@ -17,6 +17,7 @@ use kube::ResourceExt;
 
 use super::context::{Context, ReconcilerConfig};
 use super::pipeline::{error_policy, reconcile};
+use crate::api::spec::RECONCILE_REQUESTED_AT;
 use crate::api::ImageSyncRule;
 use crate::cloud::Transport;
 use crate::metrics::Metrics;
@@ -42,11 +43,12 @@ pub struct ControllerConfig {
 }
 
 /// A watch trigger fires only for what should cause work: a spec change (generation),
-/// finalizers or deletion. The operator's own status writes change none of them, so they
-/// never wake the rule they were written to.
+/// finalizers, deletion or a requested reconcile. The operator's own status writes change
+/// none of them, so they never wake the rule they were written to.
 fn meaningful_change(rule: &ImageSyncRule) -> Option<u64> {
     let mut h = DefaultHasher::new();
     rule.metadata.generation.hash(&mut h);
+    rule.annotations().get(RECONCILE_REQUESTED_AT).hash(&mut h);
     rule.finalizers().hash(&mut h);
     rule.metadata
         .deletion_timestamp

@@ -10,5 +10,6 @@ pub mod events;
 pub mod observe;
 pub mod pipeline;
 pub mod plan;
+pub mod regions;
 pub mod report;
 pub mod status;

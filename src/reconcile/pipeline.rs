@@ -1,5 +1,5 @@
-//! One rule's reconcile: validate → credentials → claims → observe → plan → apply → status,
-//! and, when the rule is deleted, the cleanup of its tasks. Each step is a named function.
+//! One rule's reconcile: validate → credentials → regions → claims → observe → plan → apply →
+//! status, and, when the rule is deleted, the cleanup of its tasks. Each step is named.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -22,9 +22,10 @@ use super::error::Error;
 use super::events::{event_reason, publish};
 use super::observe::{observe, source_repo, Observation};
 use super::plan::{plan, Plan, PlanInput, Settings, TaskKey};
+use super::regions;
 use super::report::{describe, list_some, Problem, Report, TaskLine};
 use super::status::{self, inventory};
-use crate::api::spec::DeletionPolicy;
+use crate::api::spec::{DeletionPolicy, RECONCILE_REQUESTED_AT};
 use crate::api::status::{reason, status_value, TaskState};
 use crate::api::validate::{problems, resync_interval};
 use crate::api::ImageSyncRule;
@@ -86,6 +87,9 @@ async fn sync(rule: &ImageSyncRule, ctx: &Context) -> Result<Action, Error> {
         Ok(clients) => clients,
         Err(problem) => return finish(rule, ctx, carried(problem), Some(resync)).await,
     };
+    if let Err(problem) = regions::check(&rule.spec, &swr, &ctx.regions).await {
+        return finish(rule, ctx, carried(problem), Some(resync)).await;
+    }
     let managed = managed_keys(&known);
     let keys: BTreeSet<TaskKey> = desired.keys().chain(&managed).cloned().collect();
     let claims = claims(rule, &keys, ctx.rules.state().iter().map(Arc::as_ref));
@@ -288,7 +292,8 @@ async fn finish(
 async fn write_status(rule: &ImageSyncRule, ctx: &Context, report: &Report) -> Result<bool, Error> {
     let previous = rule.status.as_ref();
     let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    let new = status::build(report, rule.metadata.generation, previous, &now);
+    let mut new = status::build(report, rule.metadata.generation, previous, &now);
+    new.last_handled_reconcile_at = rule.annotations().get(RECONCILE_REQUESTED_AT).cloned();
     if !status::differs(previous, &new) {
         return Ok(false);
     }

@@ -88,6 +88,8 @@ pub fn build(
         } else {
             previous.and_then(|s| s.last_sync_time.clone())
         },
+        // Set by the caller, which knows the rule's annotations.
+        last_handled_reconcile_at: None,
     }
 }
 
