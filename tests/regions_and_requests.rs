@@ -32,7 +32,9 @@ async fn an_unsupported_target_region_is_invalid_and_costs_no_task_call() {
          to: ap-southeast-1, cn-east-3"
     );
     // A second rule from the same source region uses the cached list.
-    env.apply("near", spec(&["team/api"], EAST_DR)).await.unwrap();
+    env.apply("near", spec(&["team/api"], EAST_DR))
+        .await
+        .unwrap();
     env.wait_ready("near", "1/1 tasks in sync").await;
     assert_eq!(env.calls_of("swr.list_regions").await, 1);
     // Only "near" touched tasks.

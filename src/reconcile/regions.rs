@@ -15,10 +15,13 @@ use crate::swr::SwrClient;
 /// How long a region list is trusted; SWR adds regions rarely.
 pub const REGIONS_TTL: Duration = Duration::from_secs(3600);
 
+/// The regions a source region can replicate to.
+pub type Regions = Arc<BTreeSet<String>>;
+
 /// Sync regions per source region, fetched at most once per TTL.
 #[derive(Debug, Default)]
 pub struct RegionCache {
-    entries: Mutex<HashMap<String, (Instant, Arc<BTreeSet<String>>)>>,
+    entries: Mutex<HashMap<String, (Instant, Regions)>>,
 }
 
 impl RegionCache {
@@ -27,7 +30,7 @@ impl RegionCache {
         &self,
         source: &str,
         fetch: impl FnOnce() -> Fut,
-    ) -> Result<Arc<BTreeSet<String>>, E>
+    ) -> Result<Regions, E>
     where
         Fut: Future<Output = Result<Vec<String>, E>>,
     {
@@ -42,7 +45,7 @@ impl RegionCache {
             return Ok(regions);
         }
         // Two rules racing here fetch twice; harmless, and no lock is held across the call.
-        let regions: Arc<BTreeSet<String>> = Arc::new(fetch().await?.into_iter().collect());
+        let regions: Regions = Arc::new(fetch().await?.into_iter().collect());
         self.entries
             .lock()
             .expect("region cache lock")
