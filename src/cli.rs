@@ -42,6 +42,9 @@ pub enum Command {
     Crdgen,
     /// Run a local SWR + HSS + IAM emulator (for development, demos and tests).
     Emulator(crate::emulator::EmulatorArgs),
+    /// Show what the operator would change for some rules, changing nothing. Exit code: 0
+    /// nothing to do, 2 changes pending, 1 a rule cannot be planned.
+    Plan(Box<crate::preview::PlanArgs>),
 }
 
 /// Flags of `run`.
@@ -224,6 +227,10 @@ impl Cli {
                 Ok(())
             }
             Command::Emulator(args) => crate::emulator::run_cli(args).await,
+            Command::Plan(args) => {
+                let code = crate::preview::run(*args).await?;
+                std::process::exit(code)
+            }
         }
     }
 }

@@ -9,6 +9,7 @@ pub mod emulator;
 pub mod hss;
 pub mod leader;
 pub mod metrics;
+pub mod preview;
 pub mod reconcile;
 pub mod run;
 pub mod server;

@@ -2,6 +2,7 @@
 
 pub mod after_create;
 pub mod apply;
+pub mod assess;
 pub mod claims;
 pub mod context;
 pub mod controller;

@@ -1,7 +1,7 @@
 //! One rule's reconcile: validate → credentials → regions → claims → observe → plan → apply →
 //! status, and, when the rule is deleted, the cleanup of its tasks. Each step is named.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -16,18 +16,16 @@ use tracing::Instrument;
 
 use super::after_create::after_creates;
 use super::apply::{apply, Change};
+use super::assess::{assess, managed_keys, observe_step, validate};
 use super::claims::{claims, desired_tasks};
 use super::context::{jittered, Context};
 use super::error::Error;
 use super::events::{event_reason, publish};
-use super::observe::{observe, source_repo, Observation};
 use super::plan::{plan, Plan, PlanInput, Settings, TaskKey};
-use super::regions;
 use super::report::{describe, list_some, Problem, Report, TaskLine};
 use super::status::{self, inventory};
 use crate::api::spec::{DeletionPolicy, RECONCILE_REQUESTED_AT};
-use crate::api::status::{reason, status_value, TaskState};
-use crate::api::validate::{problems, resync_interval};
+use crate::api::status::{reason, status_value};
 use crate::api::ImageSyncRule;
 use crate::auth::Credentials;
 use crate::hss::HssClient;
@@ -87,17 +85,12 @@ async fn sync(rule: &ImageSyncRule, ctx: &Context) -> Result<Action, Error> {
         Ok(clients) => clients,
         Err(problem) => return finish(rule, ctx, carried(problem), Some(resync)).await,
     };
-    if let Err(problem) = regions::check(&rule.spec, &swr, &ctx.regions).await {
-        return finish(rule, ctx, carried(problem), Some(resync)).await;
-    }
-    let managed = managed_keys(&known);
-    let keys: BTreeSet<TaskKey> = desired.keys().chain(&managed).cloned().collect();
-    let claims = claims(rule, &keys, ctx.rules.state().iter().map(Arc::as_ref));
-    let observation = match observe_step(&swr, &keys).await {
-        Ok(o) => o,
+    let rules = ctx.rules.state();
+    let others = rules.iter().map(Arc::as_ref);
+    let (plan, mut report) = match assess(rule, &swr, &ctx.regions, others).await {
+        Ok(assessed) => assessed,
         Err(problem) => return finish(rule, ctx, carried(problem), Some(resync)).await,
     };
-    let (plan, mut report) = plan_step(rule, desired, managed, claims, observation);
     record_intent(rule, ctx, &plan, &known, &report).await?;
     let changes = apply(&swr, &plan.actions, &mut report).await;
     announce(rule, ctx, &changes).await;
@@ -111,17 +104,6 @@ async fn sync(rule: &ImageSyncRule, ctx: &Context) -> Result<Action, Error> {
         publish(ctx, rule, type_, reason, note).await;
     }
     finish(rule, ctx, report, Some(resync)).await
-}
-
-/// Step 1: the checks the schema could not make. Returns the resync interval.
-fn validate(rule: &ImageSyncRule) -> Result<Duration, Problem> {
-    let found = problems(&rule.spec);
-    if !found.is_empty() {
-        let message = found.iter().map(ToString::to_string).collect::<Vec<_>>();
-        return Err(Problem::stalled(reason::INVALID_SPEC, message.join("; ")));
-    }
-    resync_interval(&rule.spec.resync_interval)
-        .map_err(|e| Problem::stalled(reason::INVALID_SPEC, e))
 }
 
 /// Step 2: credentials from the Secret in the rule's namespace, as SWR and HSS clients.
@@ -153,68 +135,6 @@ async fn credentials(
         Ok(credentials) => Ok(Ok(ctx.clients(&namespace, name, credentials))),
         Err(e) => missing(format!("Secret {namespace}/{name}: {e}")),
     }
-}
-
-/// Inventory tasks this rule manages (a conflict entry is another rule's task).
-fn managed_keys(known: &BTreeMap<TaskKey, TaskLine>) -> BTreeSet<TaskKey> {
-    known
-        .iter()
-        .filter(|(_, line)| line.state != TaskState::Conflict)
-        .map(|(key, _)| key.clone())
-        .collect()
-}
-
-/// Step 4: list the tasks of every repository the rule wants or manages.
-async fn observe_step(swr: &SwrClient, keys: &BTreeSet<TaskKey>) -> Result<Observation, Problem> {
-    let repos = keys.iter().filter_map(source_repo).collect();
-    observe(swr, &repos)
-        .await
-        .map_err(|e| Problem::from_api(e.api(), e.to_string()))
-}
-
-/// Step 5: plan. Desired tasks of repositories SWR does not have are reported, not planned.
-fn plan_step(
-    rule: &ImageSyncRule,
-    desired: BTreeMap<TaskKey, Settings>,
-    managed: BTreeSet<TaskKey>,
-    claims: BTreeMap<TaskKey, super::plan::Claim>,
-    observation: Observation,
-) -> (Plan, Report) {
-    let total = desired.len();
-    let (unplannable, desired): (BTreeMap<_, _>, BTreeMap<_, _>) = desired
-        .into_iter()
-        .partition(|(key, _)| source_repo(key).is_some_and(|r| observation.missing.contains(&r)));
-    let plan = plan(&PlanInput {
-        desired,
-        observed: observation.tasks,
-        inventory: managed,
-        claims,
-        prune: rule.spec.prune,
-    });
-    let mut report = Report::from_plan(&plan, total);
-    for (key, settings) in unplannable {
-        report.tasks.insert(
-            key,
-            TaskLine {
-                settings,
-                state: TaskState::Failed,
-                id: None,
-                message: Some("source repository not found".into()),
-            },
-        );
-    }
-    if !observation.missing.is_empty() {
-        let names: Vec<String> = observation
-            .missing
-            .iter()
-            .map(ToString::to_string)
-            .collect();
-        report.add_problem(Problem::stalled(
-            reason::SOURCE_NOT_FOUND,
-            format!("SWR has no repository {}", names.join(", ")),
-        ));
-    }
-    (plan, report)
 }
 
 /// Before creating tasks the inventory does not list yet, writes them as Pending: a crash

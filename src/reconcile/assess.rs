@@ -1,0 +1,110 @@
+//! The front half of a reconcile, shared with `swr-sync-operator plan`: from a rule, its
+//! inventory and SWR's tasks to the plan and report, without changing anything.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use super::claims::{claims, desired_tasks};
+use super::observe::{observe, source_repo, Observation};
+use super::plan::{plan, Claim, Plan, PlanInput, Settings, TaskKey};
+use super::regions::{self, RegionCache};
+use super::report::{Problem, Report, TaskLine};
+use super::status::inventory;
+use crate::api::status::{reason, TaskState};
+use crate::api::validate::{problems, resync_interval};
+use crate::api::ImageSyncRule;
+use crate::swr::SwrClient;
+
+/// Steps 3 to 5 for a rule whose spec is valid and whose credentials work: regions →
+/// claims (against `others`, every rule the caller knows) → observe → plan.
+pub async fn assess<'a>(
+    rule: &ImageSyncRule,
+    swr: &SwrClient,
+    region_cache: &RegionCache,
+    others: impl IntoIterator<Item = &'a ImageSyncRule>,
+) -> Result<(Plan, Report), Problem> {
+    regions::check(&rule.spec, swr, region_cache).await?;
+    let known = inventory(rule.status.as_ref());
+    let desired = desired_tasks(&rule.spec);
+    let managed = managed_keys(&known);
+    let keys: BTreeSet<TaskKey> = desired.keys().chain(&managed).cloned().collect();
+    let claims = claims(rule, &keys, others);
+    let observation = observe_step(swr, &keys).await?;
+    Ok(plan_step(rule, desired, managed, claims, observation))
+}
+
+/// Step 1: the checks the schema could not make. Returns the resync interval.
+pub fn validate(rule: &ImageSyncRule) -> Result<Duration, Problem> {
+    let found = problems(&rule.spec);
+    if !found.is_empty() {
+        let message = found.iter().map(ToString::to_string).collect::<Vec<_>>();
+        return Err(Problem::stalled(reason::INVALID_SPEC, message.join("; ")));
+    }
+    resync_interval(&rule.spec.resync_interval)
+        .map_err(|e| Problem::stalled(reason::INVALID_SPEC, e))
+}
+
+/// Inventory tasks this rule manages (a conflict entry is another rule's task).
+pub fn managed_keys(known: &BTreeMap<TaskKey, TaskLine>) -> BTreeSet<TaskKey> {
+    known
+        .iter()
+        .filter(|(_, line)| line.state != TaskState::Conflict)
+        .map(|(key, _)| key.clone())
+        .collect()
+}
+
+/// Step 4: list the tasks of every repository the rule wants or manages.
+pub async fn observe_step(
+    swr: &SwrClient,
+    keys: &BTreeSet<TaskKey>,
+) -> Result<Observation, Problem> {
+    let repos = keys.iter().filter_map(source_repo).collect();
+    observe(swr, &repos)
+        .await
+        .map_err(|e| Problem::from_api(e.api(), e.to_string()))
+}
+
+/// Step 5: plan. Desired tasks of repositories SWR does not have are reported, not planned.
+pub fn plan_step(
+    rule: &ImageSyncRule,
+    desired: BTreeMap<TaskKey, Settings>,
+    managed: BTreeSet<TaskKey>,
+    claims: BTreeMap<TaskKey, Claim>,
+    observation: Observation,
+) -> (Plan, Report) {
+    let total = desired.len();
+    let (unplannable, desired): (BTreeMap<_, _>, BTreeMap<_, _>) = desired
+        .into_iter()
+        .partition(|(key, _)| source_repo(key).is_some_and(|r| observation.missing.contains(&r)));
+    let plan = plan(&PlanInput {
+        desired,
+        observed: observation.tasks,
+        inventory: managed,
+        claims,
+        prune: rule.spec.prune,
+    });
+    let mut report = Report::from_plan(&plan, total);
+    for (key, settings) in unplannable {
+        report.tasks.insert(
+            key,
+            TaskLine {
+                settings,
+                state: TaskState::Failed,
+                id: None,
+                message: Some("source repository not found".into()),
+            },
+        );
+    }
+    if !observation.missing.is_empty() {
+        let names: Vec<String> = observation
+            .missing
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        report.add_problem(Problem::stalled(
+            reason::SOURCE_NOT_FOUND,
+            format!("SWR has no repository {}", names.join(", ")),
+        ));
+    }
+    (plan, report)
+}
