@@ -351,7 +351,7 @@ mod tests {
         let text = table(&[row("create", "a -> b"), row("keep", "c -> dd")]);
         assert_eq!(
             text,
-            "RULE    ACTION  TASK\nns/web  create  a -> b\nns/web  keep    c -> dd\n1 change(s) pending\n"
+            "RULE    ACTION  TASK     NOTE\nns/web  create  a -> b\nns/web  keep    c -> dd\n1 change(s) pending\n"
         );
     }
 }
