@@ -82,10 +82,32 @@ pub struct Source {
     #[schemars(length(min = 1, max = ORGANIZATION_MAX_LEN), pattern(ORGANIZATION_PATTERN))]
     pub organization: String,
     /// Repository names; nested names use `/` (`team/api`).
-    #[schemars(length(min = 1))]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(inner(length(min = 1, max = REPOSITORY_MAX_LEN), pattern(REPOSITORY_PATTERN)))]
     pub repositories: Vec<String>,
+    /// Repositories chosen by name patterns among the organization's repositories, listed
+    /// again at each resync (so new ones are picked up and vanished ones pruned). Adds to
+    /// `repositories`; at least one of the two is needed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repository_selector: Option<RepositorySelector>,
 }
+
+/// Name patterns: `*` matches any run of characters (`/` included), `?` one character.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RepositorySelector {
+    /// A repository is selected when it matches one of these...
+    #[schemars(length(min = 1))]
+    #[schemars(inner(length(min = 1, max = REPOSITORY_MAX_LEN), pattern(GLOB_PATTERN)))]
+    pub include: Vec<String>,
+    /// ...and none of these.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(inner(length(min = 1, max = REPOSITORY_MAX_LEN), pattern(GLOB_PATTERN)))]
+    pub exclude: Vec<String>,
+}
+
+/// Characters a repository name pattern may hold: a name's, plus `*` and `?`.
+pub const GLOB_PATTERN: &str = r"^[a-z0-9._/*?-]+$";
 
 /// A replication target.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

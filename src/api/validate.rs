@@ -16,8 +16,8 @@ pub enum SpecError {
     /// A region, organization or repository name breaks SWR's rules.
     #[error(transparent)]
     Name(#[from] NameError),
-    /// `source.repositories` is empty.
-    #[error("source.repositories must list at least one repository")]
+    /// Neither `source.repositories` nor `source.repositorySelector` names a repository.
+    #[error("source.repositories or source.repositorySelector must name at least one repository")]
     NoRepositories,
     /// `targets` is empty.
     #[error("targets must list at least one target")]
@@ -68,7 +68,8 @@ pub fn problems(spec: &ImageSyncRuleSpec) -> Vec<SpecError> {
         name(NameKind::Region, &target.region);
         name(NameKind::Organization, &target.organization);
     }
-    if spec.source.repositories.is_empty() {
+    let selector = spec.source.repository_selector.as_ref();
+    if spec.source.repositories.is_empty() && selector.is_none_or(|s| s.include.is_empty()) {
         out.push(SpecError::NoRepositories);
     }
     if spec.targets.is_empty() {
@@ -196,7 +197,7 @@ mod tests {
             (fast, "resyncInterval \"1s\": must be at least 10s"),
             (
                 empty,
-                "source.repositories must list at least one repository",
+                "source.repositories or source.repositorySelector must name at least one repository",
             ),
         ];
         for (s, expected) in table {

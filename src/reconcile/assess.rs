@@ -9,6 +9,7 @@ use super::observe::{observe, source_repo, Observation};
 use super::plan::{plan, Claim, Plan, PlanInput, Settings, TaskKey};
 use super::regions::{self, RegionCache};
 use super::report::{Problem, Report, TaskLine};
+use super::select;
 use super::status::inventory;
 use crate::api::status::{reason, TaskState};
 use crate::api::validate::{problems, resync_interval};
@@ -16,7 +17,7 @@ use crate::api::ImageSyncRule;
 use crate::swr::SwrClient;
 
 /// Steps 3 to 5 for a rule whose spec is valid and whose credentials work: regions →
-/// claims (against `others`, every rule the caller knows) → observe → plan.
+/// repositories (the selector's listing) → claims (against `others`, every rule the caller knows) → observe → plan.
 pub async fn assess<'a>(
     rule: &ImageSyncRule,
     swr: &SwrClient,
@@ -25,7 +26,8 @@ pub async fn assess<'a>(
 ) -> Result<(Plan, Report), Problem> {
     regions::check(&rule.spec, swr, region_cache).await?;
     let known = inventory(rule.status.as_ref());
-    let desired = desired_tasks(&rule.spec);
+    let repositories = select::repositories(&rule.spec, swr).await?;
+    let desired = desired_tasks(&rule.spec, &repositories);
     let managed = managed_keys(&known);
     let keys: BTreeSet<TaskKey> = desired.keys().chain(&managed).cloned().collect();
     let claims = claims(rule, &keys, others);
@@ -84,6 +86,13 @@ pub fn plan_step(
         prune: rule.spec.prune,
     });
     let mut report = Report::from_plan(&plan, total);
+    // Only wanted repositories count as missing: one that vanished while only the inventory
+    // still named it just takes its tasks with it.
+    let missing: BTreeSet<String> = unplannable
+        .keys()
+        .filter_map(source_repo)
+        .map(|r| r.to_string())
+        .collect();
     for (key, settings) in unplannable {
         report.tasks.insert(
             key,
@@ -95,12 +104,8 @@ pub fn plan_step(
             },
         );
     }
-    if !observation.missing.is_empty() {
-        let names: Vec<String> = observation
-            .missing
-            .iter()
-            .map(ToString::to_string)
-            .collect();
+    if !missing.is_empty() {
+        let names: Vec<String> = missing.into_iter().collect();
         report.add_problem(Problem::stalled(
             reason::SOURCE_NOT_FOUND,
             format!("SWR has no repository {}", names.join(", ")),

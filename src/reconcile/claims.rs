@@ -7,13 +7,18 @@ use std::collections::{BTreeMap, BTreeSet};
 use kube::ResourceExt;
 
 use super::plan::{Claim, Settings, TaskKey};
+use super::select::wants;
 use crate::api::ImageSyncRule;
 use crate::api::ImageSyncRuleSpec;
 
-/// The tasks a spec asks for: every repository to every target.
-pub fn desired_tasks(spec: &ImageSyncRuleSpec) -> BTreeMap<TaskKey, Settings> {
+/// The tasks a spec asks for: every one of `repositories` (see `select::repositories`) to
+/// every target.
+pub fn desired_tasks<'a>(
+    spec: &ImageSyncRuleSpec,
+    repositories: impl IntoIterator<Item = &'a String>,
+) -> BTreeMap<TaskKey, Settings> {
     let mut out = BTreeMap::new();
-    for repository in &spec.source.repositories {
+    for repository in repositories {
         for target in &spec.targets {
             out.insert(
                 TaskKey {
@@ -63,13 +68,11 @@ pub fn claims<'a>(
         } else {
             Claim::Newer
         };
-        for key in desired_tasks(&other.spec).into_keys() {
-            if keys.contains(&key) {
-                // An older claim outweighs a newer one.
-                let entry = out.entry(key).or_insert(claim);
-                if claim == Claim::Older {
-                    *entry = Claim::Older;
-                }
+        for key in keys.iter().filter(|key| wants(&other.spec, key)) {
+            // An older claim outweighs a newer one.
+            let entry = out.entry(key.clone()).or_insert(claim);
+            if claim == Claim::Older {
+                *entry = Claim::Older;
             }
         }
     }
@@ -104,7 +107,7 @@ mod tests {
         let mut r = rule("a", 1, &["nginx", "team/api"]);
         r.spec.targets.push(r.spec.targets[0].clone());
         r.spec.targets[1].region = "ap-southeast-1".into();
-        let d = desired_tasks(&r.spec);
+        let d = desired_tasks(&r.spec, &r.spec.source.repositories);
         assert_eq!(d.len(), 4);
         assert!(d.values().all(|s| s.sync_auto && !s.override_existing));
     }
@@ -113,12 +116,16 @@ mod tests {
     fn older_rule_wins_and_self_is_ignored() {
         let old = rule("old", 1, &["nginx"]);
         let new = rule("new", 2, &["nginx", "redis"]);
-        let keys: BTreeSet<_> = desired_tasks(&new.spec).into_keys().collect();
+        let keys: BTreeSet<_> = desired_tasks(&new.spec, &new.spec.source.repositories)
+            .into_keys()
+            .collect();
         let c = claims(&new, &keys, [&old, &new]);
         assert_eq!(c.len(), 1);
         assert_eq!(c.values().next(), Some(&Claim::Older));
 
-        let keys: BTreeSet<_> = desired_tasks(&old.spec).into_keys().collect();
+        let keys: BTreeSet<_> = desired_tasks(&old.spec, &old.spec.source.repositories)
+            .into_keys()
+            .collect();
         let c = claims(&old, &keys, [&old, &new]);
         assert_eq!(c.values().collect::<Vec<_>>(), vec![&Claim::Newer]);
     }
@@ -127,7 +134,9 @@ mod tests {
     fn same_age_is_settled_by_name() {
         let a = rule("a", 5, &["nginx"]);
         let b = rule("b", 5, &["nginx"]);
-        let keys: BTreeSet<_> = desired_tasks(&b.spec).into_keys().collect();
+        let keys: BTreeSet<_> = desired_tasks(&b.spec, &b.spec.source.repositories)
+            .into_keys()
+            .collect();
         assert_eq!(claims(&b, &keys, [&a]).values().next(), Some(&Claim::Older));
         assert_eq!(claims(&a, &keys, [&b]).values().next(), Some(&Claim::Newer));
     }

@@ -13,4 +13,5 @@ pub mod pipeline;
 pub mod plan;
 pub mod regions;
 pub mod report;
+pub mod select;
 pub mod status;

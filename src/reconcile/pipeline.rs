@@ -70,7 +70,8 @@ fn key_of(rule: &ImageSyncRule) -> (String, String) {
 /// Brings SWR in line with the rule.
 async fn sync(rule: &ImageSyncRule, ctx: &Context) -> Result<Action, Error> {
     let known = inventory(rule.status.as_ref());
-    let desired = desired_tasks(&rule.spec);
+    // Before a pass lists the selector's repositories, only the listed ones are known.
+    let desired = desired_tasks(&rule.spec, &rule.spec.source.repositories);
     let carried = |problem| Report::carried(known.clone(), desired.len(), problem);
 
     let resync = match validate(rule) {
