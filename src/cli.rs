@@ -59,9 +59,13 @@ pub struct RunArgs {
     /// Rules reconciled at once.
     #[arg(long, env = "SWR_SYNC_CONCURRENCY", default_value_t = 4)]
     pub concurrency: u16,
-    /// HSS enterprise project for image list refreshes (e.g. `all_granted_eps`).
+    /// HSS enterprise project for image list refreshes (e.g. `all_granted_eps`), for rules
+    /// that set none.
     #[arg(long, env = "SWR_SYNC_HSS_ENTERPRISE_PROJECT_ID")]
     pub hss_enterprise_project_id: Option<String>,
+    /// At most one HSS refresh per account, region and image type in this interval.
+    #[arg(long, env = "SWR_SYNC_HSS_DEBOUNCE", default_value = "1m", value_parser = parse_duration)]
+    pub hss_debounce: Duration,
     /// Address of the /metrics, /healthz and /readyz server.
     #[arg(long, env = "SWR_SYNC_METRICS_ADDRESS", default_value = "0.0.0.0:8080")]
     pub metrics_address: SocketAddr,
@@ -198,6 +202,7 @@ impl RunArgs {
                 reporter: "swr-sync-operator".into(),
                 reconciler: ReconcilerConfig {
                     hss_enterprise_project_id: self.hss_enterprise_project_id,
+                    hss_debounce: self.hss_debounce,
                 },
                 metrics,
                 health: Arc::default(),

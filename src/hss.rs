@@ -55,6 +55,20 @@ pub enum HssError {
 }
 
 impl HssError {
+    /// A code for the status: HSS's or the service's error code, else the HTTP status, else
+    /// the error class.
+    pub fn code(&self) -> String {
+        match self {
+            Self::SynchronizeImageType(_) => ErrorClass::InvalidRequest.label().to_string(),
+            Self::SynchronizeProject { error, .. } | Self::Synchronize { error, .. } => error
+                .evidence
+                .code
+                .clone()
+                .or_else(|| error.status.map(|s| s.to_string()))
+                .unwrap_or_else(|| error.class.label().to_string()),
+        }
+    }
+
     /// How to treat it.
     pub fn class(&self) -> ErrorClass {
         match self {

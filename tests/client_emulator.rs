@@ -98,6 +98,7 @@ fn aksk(secret: &str) -> Credentials {
         secret_key: SecretString::new(secret),
         security_token: None,
         project_id: None,
+        region_projects: Default::default(),
     })
 }
 
@@ -316,6 +317,7 @@ async fn each_error_class() {
     // 403: HSS with a project that is not the caller's.
     let foreign_project = Credentials::AccessKey(AccessKey {
         project_id: Some("ffffffffffffffffffffffffffffffff".into()),
+        region_projects: Default::default(),
         ..match aksk(SECRET_KEY) {
             Credentials::AccessKey(k) => k,
             _ => unreachable!(),

@@ -165,6 +165,10 @@ pub struct SecurityScan {
     /// Which image list HSS refreshes.
     #[serde(default)]
     pub image_type: ImageType,
+    /// HSS enterprise project (`all_granted_eps` for all); default: the operator's
+    /// `--hss-enterprise-project-id`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enterprise_project_id: Option<String>,
 }
 
 /// HSS image list kinds.

@@ -73,6 +73,39 @@ pub struct ImageSyncRuleStatus {
     /// ran for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_handled_reconcile_at: Option<String>,
+    /// HSS image list refreshes (`securityScan`), latest per target region.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub security_scans: Vec<ScanStatus>,
+}
+
+/// Where an HSS refresh of one region stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+pub enum ScanState {
+    /// Wanted, waiting for the debounce interval (one call per region per interval).
+    Pending,
+    /// HSS accepted the refresh.
+    Requested,
+    /// HSS refused it or could not be reached; replication is not affected.
+    Failed,
+}
+
+/// The latest HSS refresh of a target region.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ScanStatus {
+    /// Target region.
+    pub region: String,
+    /// Where it stands.
+    pub state: ScanState,
+    /// When HSS was called (RFC 3339); absent while pending.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time: Option<String>,
+    /// HSS's `error_code` (0: success), or the HTTP error's code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<String>,
+    /// HSS's `error_description`, or why the call failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
 }
 
 /// One condition, in the shape of the Kubernetes `metav1.Condition`.

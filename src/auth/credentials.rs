@@ -42,6 +42,8 @@ pub mod keys {
     pub const SECURITY_TOKEN: &str = "securityToken";
     /// Project id (optional; looked up from IAM by region name when absent).
     pub const PROJECT_ID: &str = "projectId";
+    /// Prefix of per-region project ids: `projectId.cn-east-3`.
+    pub const REGION_PROJECT_ID_PREFIX: &str = "projectId.";
     /// IAM user name.
     pub const USERNAME: &str = "username";
     /// IAM user password.
@@ -59,8 +61,10 @@ pub struct AccessKey {
     pub secret_key: SecretString,
     /// Present for temporary credentials; sent as `X-Security-Token`.
     pub security_token: Option<SecretString>,
-    /// Sent as `X-Project-Id` when given.
+    /// Sent as `X-Project-Id` when given (for every region without its own below).
     pub project_id: Option<String>,
+    /// Project ids of single regions (`projectId.<region>` keys of the Secret).
+    pub region_projects: BTreeMap<String, String>,
 }
 
 /// An IAM user's password login; tokens are fetched from IAM per region.
@@ -111,6 +115,32 @@ impl CredentialsError {
             Self::ParseValue(_) => "invalid_value",
         }
     }
+}
+
+impl AccessKey {
+    /// The project id to use in `region`, when the Secret gives one.
+    pub fn project_for(&self, region: &str) -> Option<&str> {
+        self.region_projects
+            .get(region)
+            .or(self.project_id.as_ref())
+            .map(String::as_str)
+    }
+}
+
+/// The `projectId.<region>` entries of Secret data.
+fn region_projects(
+    data: &BTreeMap<String, Vec<u8>>,
+) -> Result<BTreeMap<String, String>, CredentialsError> {
+    data.iter()
+        .filter_map(|(key, value)| {
+            let region = key.strip_prefix(keys::REGION_PROJECT_ID_PREFIX)?;
+            let id = std::str::from_utf8(value).map(str::trim).ok();
+            Some(match id {
+                Some(id) if !id.is_empty() => Ok((region.to_string(), id.to_string())),
+                _ => Err(CredentialsError::ParseValue(keys::REGION_PROJECT_ID_PREFIX)),
+            })
+        })
+        .collect()
 }
 
 impl Credentials {
@@ -165,6 +195,7 @@ impl Credentials {
                 secret_key: SecretString::new(secret_key),
                 security_token: get(keys::SECURITY_TOKEN)?.map(SecretString::new),
                 project_id: get(keys::PROJECT_ID)?,
+                region_projects: region_projects(data)?,
             })),
             (a, s) => Err(missing(&[
                 (keys::ACCESS_KEY, a.is_some()),
@@ -183,6 +214,28 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.as_bytes().to_vec()))
             .collect()
+    }
+
+    #[test]
+    fn project_ids_per_region_win_over_the_general_one() {
+        let parsed = Credentials::from_secret_data(&data(&[
+            ("accessKey", "AK"),
+            ("secretKey", "SK"),
+            ("projectId", "general"),
+            ("projectId.cn-east-3", "east"),
+        ]))
+        .unwrap();
+        let Credentials::AccessKey(key) = parsed else {
+            panic!("not an access key")
+        };
+        assert_eq!(key.project_for("cn-east-3"), Some("east"));
+        assert_eq!(key.project_for("cn-north-4"), Some("general"));
+        let empty = data(&[
+            ("accessKey", "AK"),
+            ("secretKey", "SK"),
+            ("projectId.x", " "),
+        ]);
+        assert!(Credentials::from_secret_data(&empty).is_err());
     }
 
     #[test]

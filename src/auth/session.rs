@@ -58,8 +58,8 @@ impl CloudAuth {
     ) -> Result<String, ApiError> {
         match &self.credentials {
             Credentials::AccessKey(key) => {
-                if let Some(id) = &key.project_id {
-                    return Ok(id.clone());
+                if let Some(id) = key.project_for(region) {
+                    return Ok(id.to_string());
                 }
                 let mut projects = self.projects.lock().await;
                 if let Some(id) = projects.get(region) {

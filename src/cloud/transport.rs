@@ -257,8 +257,8 @@ impl Transport {
             RequestAuth::Sign(key) => {
                 let sdk_date = Utc::now().format(DATE_FORMAT).to_string();
                 headers.push((DATE_HEADER.into(), sdk_date.clone()));
-                if let Some(project) = &key.project_id {
-                    headers.push(("X-Project-Id".into(), project.clone()));
+                if let Some(project) = key.project_for(&request.region) {
+                    headers.push(("X-Project-Id".into(), project.to_string()));
                 }
                 if let Some(token) = &key.security_token {
                     headers.push(("X-Security-Token".into(), token.expose().to_string()));

@@ -1,7 +1,6 @@
-//! After new tasks exist: copy the source's existing tags (`existingImages: SyncOnCreate`)
-//! and ask HSS in each target region to refresh its image list (`securityScan.enabled`).
+//! After new tasks exist: copy the source's existing tags (`existingImages: SyncOnCreate`).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use kube::runtime::events::EventType;
 
@@ -11,7 +10,6 @@ use super::plan::{Settings, TaskKey};
 use super::report::describe;
 use crate::api::spec::ExistingImages;
 use crate::api::ImageSyncRuleSpec;
-use crate::hss::HssClient;
 use crate::swr::model::ManualSync;
 use crate::swr::{SwrApi, SwrClient};
 
@@ -22,10 +20,8 @@ pub type Notice = (EventType, &'static str, String);
 /// here do not fail the pass: the tasks exist and replicate new tags either way.
 pub async fn after_creates(
     swr: &SwrClient,
-    hss: &HssClient,
     spec: &ImageSyncRuleSpec,
     created: &[(TaskKey, Settings)],
-    enterprise_project_id: Option<&str>,
 ) -> Vec<Notice> {
     let mut notices = Vec::new();
     if created.is_empty() {
@@ -72,28 +68,6 @@ pub async fn after_creates(
                     format!("{}: {e}", describe(key)),
                 ),
             });
-        }
-    }
-    if spec.security_scan.enabled {
-        let regions: BTreeSet<&str> = created
-            .iter()
-            .map(|(k, _)| k.target_region.as_str())
-            .collect();
-        let image_type = spec.security_scan.image_type.as_str();
-        for region in regions {
-            notices.push(
-                match hss
-                    .synchronize_images(region, image_type, enterprise_project_id)
-                    .await
-                {
-                    Ok(()) => (
-                        EventType::Normal,
-                        event_reason::SCAN_REQUESTED,
-                        format!("asked HSS in {region} to refresh its {image_type} list"),
-                    ),
-                    Err(e) => (EventType::Warning, event_reason::SCAN_FAILED, e.to_string()),
-                },
-            );
         }
     }
     notices

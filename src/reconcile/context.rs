@@ -10,6 +10,7 @@ use kube::runtime::reflector::Store;
 use rand::Rng;
 
 use super::regions::RegionCache;
+use super::scans::ScanGate;
 use crate::api::ImageSyncRule;
 use crate::auth::{CloudAuth, Credentials};
 use crate::cloud::{CloudClient, Transport};
@@ -25,8 +26,11 @@ pub const BACKOFF_MAX: Duration = Duration::from_secs(300);
 /// Settings of the reconciler.
 #[derive(Debug, Clone, Default)]
 pub struct ReconcilerConfig {
-    /// `enterprise_project_id` for HSS refreshes (`all_granted_eps`, or one project).
+    /// `enterprise_project_id` for HSS refreshes (`all_granted_eps`, or one project), unless
+    /// a rule sets its own.
     pub hss_enterprise_project_id: Option<String>,
+    /// At most one HSS refresh per account, region and image type in this interval.
+    pub hss_debounce: Duration,
 }
 
 /// Shared state of all reconciles.
@@ -45,6 +49,8 @@ pub struct Context {
     pub metrics: Arc<Metrics>,
     /// Sync regions per source region.
     pub regions: RegionCache,
+    /// HSS refresh debouncing.
+    pub scans: ScanGate,
     // Keyed by (namespace, Secret name); replaced when the Secret's content changes, so
     // IAM tokens survive between reconciles but never outlive their credentials.
     auth: Mutex<HashMap<(String, String), Arc<CloudAuth>>>,
@@ -61,6 +67,7 @@ impl Context {
         config: ReconcilerConfig,
         metrics: Arc<Metrics>,
     ) -> Self {
+        let hss_debounce = config.hss_debounce;
         Self {
             client,
             transport,
@@ -69,6 +76,7 @@ impl Context {
             config,
             metrics,
             regions: RegionCache::default(),
+            scans: ScanGate::new(hss_debounce),
             auth: Mutex::default(),
             failures: Mutex::default(),
         }

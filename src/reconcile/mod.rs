@@ -13,5 +13,6 @@ pub mod pipeline;
 pub mod plan;
 pub mod regions;
 pub mod report;
+pub mod scans;
 pub mod select;
 pub mod status;

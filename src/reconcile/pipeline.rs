@@ -1,7 +1,7 @@
 //! One rule's reconcile: validate → credentials → regions → claims → observe → plan → apply →
 //! status, and, when the rule is deleted, the cleanup of its tasks. Each step is named.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -23,6 +23,7 @@ use super::error::Error;
 use super::events::{event_reason, publish};
 use super::plan::{plan, Plan, PlanInput, Settings, TaskKey};
 use super::report::{describe, list_some, Problem, Report, TaskLine};
+use super::scans;
 use super::status::{self, inventory};
 use crate::api::spec::{DeletionPolicy, RECONCILE_REQUESTED_AT};
 use crate::api::status::{reason, status_value};
@@ -100,11 +101,44 @@ async fn sync(rule: &ImageSyncRule, ctx: &Context) -> Result<Action, Error> {
         .filter(|(change, _, _)| *change == Change::Created)
         .map(|(_, key, settings)| (key, settings))
         .collect();
-    let project = ctx.config.hss_enterprise_project_id.as_deref();
-    for (type_, reason, note) in after_creates(&swr, &hss, &rule.spec, &created, project).await {
+    for (type_, reason, note) in after_creates(&swr, &rule.spec, &created).await {
         publish(ctx, rule, type_, reason, note).await;
     }
+    let created_in = created
+        .iter()
+        .map(|(k, _)| k.target_region.clone())
+        .collect();
+    scan_step(rule, ctx, &hss, &created_in, &mut report).await;
     finish(rule, ctx, report, Some(resync)).await
+}
+
+/// HSS refreshes for regions that got tasks, debounced; the outcome goes to the report.
+async fn scan_step(
+    rule: &ImageSyncRule,
+    ctx: &Context,
+    hss: &HssClient,
+    created_in: &BTreeSet<String>,
+    report: &mut Report,
+) {
+    let (namespace, name) = key_of(rule);
+    let previous = rule.status.as_ref().map(|s| s.security_scans.as_slice());
+    let pass = scans::refresh(
+        &rule.spec,
+        &format!("{namespace}/{name}"),
+        &format!("{namespace}/{}", rule.spec.credentials_secret_ref.name),
+        previous.unwrap_or_default(),
+        created_in,
+        hss,
+        &ctx.scans,
+        ctx.config.hss_enterprise_project_id.as_deref(),
+        &now(),
+    )
+    .await;
+    for (type_, reason, note) in pass.notices {
+        publish(ctx, rule, type_, reason, note).await;
+    }
+    report.scans = Some(pass.statuses);
+    report.scan_due = pass.due;
 }
 
 /// Step 2: credentials from the Secret in the rule's namespace, as SWR and HSS clients.
@@ -195,16 +229,25 @@ async fn finish(
         ctx.metrics.failed(problem.reason);
     }
     let key = key_of(rule);
-    Ok(match (&report.problem, resync) {
+    let delay = match (&report.problem, resync) {
         (None, Some(resync)) => {
             ctx.reset_backoff(&key);
-            Action::requeue(jittered(resync))
+            Some(jittered(resync))
         }
-        (Some(p), _) if p.retryable => Action::requeue(ctx.backoff(key, p.retry_after)),
+        (Some(p), _) if p.retryable => Some(ctx.backoff(key, p.retry_after)),
         // Stalled: nothing changes until the user acts; the resync still catches fixes
         // made outside Kubernetes (a repository pushed, an organization created).
-        (_, Some(resync)) => Action::requeue(jittered(resync)),
-        (_, None) => Action::await_change(),
+        (_, Some(resync)) => Some(jittered(resync)),
+        (_, None) => None,
+    };
+    // A pending HSS refresh brings the rule back when it may be made.
+    let scan = report
+        .scan_due
+        .map(|due| due.saturating_duration_since(Instant::now()));
+    Ok(match (delay, scan) {
+        (Some(d), Some(s)) => Action::requeue(d.min(s)),
+        (Some(d), None) | (None, Some(d)) => Action::requeue(d),
+        (None, None) => Action::await_change(),
     })
 }
 
@@ -212,9 +255,14 @@ async fn finish(
 /// Event when the Ready state changes. Returns whether it wrote.
 async fn write_status(rule: &ImageSyncRule, ctx: &Context, report: &Report) -> Result<bool, Error> {
     let previous = rule.status.as_ref();
-    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    let mut new = status::build(report, rule.metadata.generation, previous, &now);
+    let mut new = status::build(report, rule.metadata.generation, previous, &now());
     new.last_handled_reconcile_at = rule.annotations().get(RECONCILE_REQUESTED_AT).cloned();
+    new.security_scans = match &report.scans {
+        Some(scans) => scans.clone(),
+        None => previous
+            .map(|p| p.security_scans.clone())
+            .unwrap_or_default(),
+    };
     if !status::differs(previous, &new) {
         return Ok(false);
     }
@@ -246,6 +294,11 @@ async fn write_status(rule: &ImageSyncRule, ctx: &Context, report: &Report) -> R
         }
     }
     Ok(true)
+}
+
+/// The time as status fields write it.
+fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
 /// The rule is being deleted: remove its tasks (deletionPolicy Delete) or leave them.

@@ -3,7 +3,10 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use std::time::Instant;
+
 use super::plan::{Plan, Settings, TaskKey};
+use crate::api::status::ScanStatus;
 use crate::api::status::{reason, TaskState};
 
 /// Why a pass did not reach "in sync", if it did not.
@@ -75,6 +78,10 @@ pub struct Report {
     pub problem: Option<Problem>,
     /// Changes made in this pass (creates, replaces, deletes).
     pub changes: usize,
+    /// HSS refreshes after the pass (None: as before).
+    pub scans: Option<Vec<ScanStatus>>,
+    /// When a pending HSS refresh may be made: the pass comes back then.
+    pub scan_due: Option<Instant>,
 }
 
 impl Report {
@@ -133,6 +140,8 @@ impl Report {
             foreign: plan.foreign,
             problem,
             changes: 0,
+            scans: None,
+            scan_due: None,
         }
     }
 

@@ -88,8 +88,9 @@ pub fn build(
         } else {
             previous.and_then(|s| s.last_sync_time.clone())
         },
-        // Set by the caller, which knows the rule's annotations.
+        // Set by the caller, which knows the rule's annotations and the scans.
         last_handled_reconcile_at: None,
+        security_scans: Vec::new(),
     }
 }
 

@@ -36,6 +36,8 @@ pub struct Env {
     pub emulator: EmulatorHandle,
     pub http: reqwest::Client,
     pub qps: f64,
+    /// Reconciler settings of the next `start_operator`.
+    pub reconciler: ReconcilerConfig,
     operator: Option<(oneshot::Sender<()>, JoinHandle<()>)>,
 }
 
@@ -69,6 +71,7 @@ impl Env {
             emulator,
             http: reqwest::Client::new(),
             qps: 20.0,
+            reconciler: ReconcilerConfig::default(),
             operator: None,
         }
     }
@@ -93,7 +96,7 @@ impl Env {
             label_selector: None,
             concurrency: 4,
             reporter: "swr-sync-operator-test".into(),
-            reconciler: ReconcilerConfig::default(),
+            reconciler: self.reconciler.clone(),
             metrics: Arc::default(),
             health: Arc::default(),
         };
@@ -121,6 +124,7 @@ impl Env {
             secret_key: SecretString::new(SECRET_KEY),
             security_token: None,
             project_id: None,
+            region_projects: Default::default(),
         });
         SwrClient::new(CloudClient::new(
             Arc::new(transport),
