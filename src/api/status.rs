@@ -76,6 +76,46 @@ pub struct ImageSyncRuleStatus {
     /// HSS image list refreshes (`securityScan`), latest per target region.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub security_scans: Vec<ScanStatus>,
+    /// Copies of existing tags (`existingImages: SyncOnCreate`) of tasks created by the
+    /// rule, until done.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub existing_images: Vec<ImageCopy>,
+}
+
+/// Where a copy of existing tags stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+pub enum CopyState {
+    /// Requested; SWR's sync jobs are still running.
+    Copying,
+    /// Every tag is in the target (copied, or already there).
+    Done,
+    /// Some tags failed (listed in the message); they are not retried.
+    Failed,
+}
+
+/// The copy of a new task's existing tags, followed through SWR's sync job records.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ImageCopy {
+    /// The task, as `region:org/repo -> region/org`.
+    pub task: String,
+    /// Target region.
+    pub target_region: String,
+    /// Target organization.
+    pub target_organization: String,
+    /// Where it stands.
+    pub state: CopyState,
+    /// The tags being copied.
+    pub tags: Vec<String>,
+    /// Tags in the target (copied, or already there).
+    pub succeeded: u32,
+    /// Tags whose copy failed, timed out or was cancelled.
+    pub failed: u32,
+    /// Tags still waiting or running.
+    pub pending: u32,
+    /// Detail: failed tags, or why the copy could not be requested.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
 }
 
 /// Where an HSS refresh of one region stands.

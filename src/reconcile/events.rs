@@ -6,6 +6,9 @@ use kube::Resource;
 use super::context::Context;
 use crate::api::ImageSyncRule;
 
+/// An event to publish: type, reason, note.
+pub type Notice = (EventType, &'static str, String);
+
 /// Event reasons besides the condition reasons (which are used for state changes).
 pub mod event_reason {
     /// A task was created.

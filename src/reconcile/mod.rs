@@ -1,11 +1,11 @@
 //! The reconciler: validate → credentials → claims → observe → plan → apply → status.
 
-pub mod after_create;
 pub mod apply;
 pub mod assess;
 pub mod claims;
 pub mod context;
 pub mod controller;
+pub mod copies;
 pub mod error;
 pub mod events;
 pub mod observe;

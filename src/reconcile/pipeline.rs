@@ -14,7 +14,6 @@ use kube::ResourceExt;
 use serde_json::json;
 use tracing::Instrument;
 
-use super::after_create::after_creates;
 use super::apply::{apply, Change};
 use super::assess::{assess, managed_keys, observe_step, validate};
 use super::claims::{claims, desired_tasks};
@@ -23,11 +22,11 @@ use super::error::Error;
 use super::events::{event_reason, publish};
 use super::plan::{plan, Plan, PlanInput, Settings, TaskKey};
 use super::report::{describe, list_some, Problem, Report, TaskLine};
-use super::scans;
 use super::status::{self, inventory};
+use super::{copies, scans};
 use crate::api::spec::{DeletionPolicy, RECONCILE_REQUESTED_AT};
 use crate::api::status::{reason, status_value};
-use crate::api::ImageSyncRule;
+use crate::api::{ImageSyncRule, ImageSyncRuleStatus};
 use crate::auth::Credentials;
 use crate::hss::HssClient;
 use crate::swr::SwrClient;
@@ -101,15 +100,38 @@ async fn sync(rule: &ImageSyncRule, ctx: &Context) -> Result<Action, Error> {
         .filter(|(change, _, _)| *change == Change::Created)
         .map(|(_, key, settings)| (key, settings))
         .collect();
-    for (type_, reason, note) in after_creates(&swr, &rule.spec, &created).await {
-        publish(ctx, rule, type_, reason, note).await;
-    }
+    copy_step(rule, ctx, &swr, &created, &mut report).await;
     let created_in = created
         .iter()
         .map(|(k, _)| k.target_region.clone())
         .collect();
     scan_step(rule, ctx, &hss, &created_in, &mut report).await;
     finish(rule, ctx, report, Some(resync)).await
+}
+
+/// Copies of new tasks' existing tags, and the progress of those under way.
+async fn copy_step(
+    rule: &ImageSyncRule,
+    ctx: &Context,
+    swr: &SwrClient,
+    created: &[(TaskKey, Settings)],
+    report: &mut Report,
+) {
+    let previous = rule.status.as_ref().map(|s| s.existing_images.as_slice());
+    let tasks = report.tasks.keys().map(describe).collect();
+    let pass = copies::follow(
+        &rule.spec,
+        swr,
+        previous.unwrap_or_default(),
+        created,
+        &tasks,
+    )
+    .await;
+    for (type_, reason, note) in pass.notices {
+        publish(ctx, rule, type_, reason, note).await;
+    }
+    report.copies = Some(pass.copies);
+    report.follow_up_at(pass.due);
 }
 
 /// HSS refreshes for regions that got tasks, debounced; the outcome goes to the report.
@@ -138,7 +160,7 @@ async fn scan_step(
         publish(ctx, rule, type_, reason, note).await;
     }
     report.scans = Some(pass.statuses);
-    report.scan_due = pass.due;
+    report.follow_up_at(pass.due);
 }
 
 /// Step 2: credentials from the Secret in the rule's namespace, as SWR and HSS clients.
@@ -240,9 +262,9 @@ async fn finish(
         (_, Some(resync)) => Some(jittered(resync)),
         (_, None) => None,
     };
-    // A pending HSS refresh brings the rule back when it may be made.
+    // Pending follow-up work (an HSS refresh, a copy) brings the rule back when it is due.
     let scan = report
-        .scan_due
+        .follow_up
         .map(|due| due.saturating_duration_since(Instant::now()));
     Ok(match (delay, scan) {
         (Some(d), Some(s)) => Action::requeue(d.min(s)),
@@ -257,12 +279,8 @@ async fn write_status(rule: &ImageSyncRule, ctx: &Context, report: &Report) -> R
     let previous = rule.status.as_ref();
     let mut new = status::build(report, rule.metadata.generation, previous, &now());
     new.last_handled_reconcile_at = rule.annotations().get(RECONCILE_REQUESTED_AT).cloned();
-    new.security_scans = match &report.scans {
-        Some(scans) => scans.clone(),
-        None => previous
-            .map(|p| p.security_scans.clone())
-            .unwrap_or_default(),
-    };
+    new.security_scans = this_pass_or_before(&report.scans, previous, |s| &s.security_scans);
+    new.existing_images = this_pass_or_before(&report.copies, previous, |s| &s.existing_images);
     if !status::differs(previous, &new) {
         return Ok(false);
     }
@@ -294,6 +312,18 @@ async fn write_status(rule: &ImageSyncRule, ctx: &Context, report: &Report) -> R
         }
     }
     Ok(true)
+}
+
+/// What this pass found for a status list, or what the status held before.
+fn this_pass_or_before<T: Clone>(
+    this_pass: &Option<Vec<T>>,
+    previous: Option<&ImageSyncRuleStatus>,
+    field: impl Fn(&ImageSyncRuleStatus) -> &Vec<T>,
+) -> Vec<T> {
+    match this_pass {
+        Some(found) => found.clone(),
+        None => previous.map(|p| field(p).clone()).unwrap_or_default(),
+    }
 }
 
 /// The time as status fields write it.

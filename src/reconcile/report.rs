@@ -6,8 +6,8 @@ use std::time::Duration;
 use std::time::Instant;
 
 use super::plan::{Plan, Settings, TaskKey};
-use crate::api::status::ScanStatus;
 use crate::api::status::{reason, TaskState};
+use crate::api::status::{ImageCopy, ScanStatus};
 
 /// Why a pass did not reach "in sync", if it did not.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,8 +80,21 @@ pub struct Report {
     pub changes: usize,
     /// HSS refreshes after the pass (None: as before).
     pub scans: Option<Vec<ScanStatus>>,
-    /// When a pending HSS refresh may be made: the pass comes back then.
-    pub scan_due: Option<Instant>,
+    /// Copies of existing tags after the pass (None: as before).
+    pub copies: Option<Vec<ImageCopy>>,
+    /// When follow-up work (a debounced HSS refresh, a copy in progress) is due: the rule
+    /// comes back then.
+    pub follow_up: Option<Instant>,
+}
+
+impl Report {
+    /// Asks for the rule to come back at `at` (the earliest of all such requests wins).
+    pub fn follow_up_at(&mut self, at: Option<Instant>) {
+        self.follow_up = match (self.follow_up, at) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+    }
 }
 
 impl Report {
@@ -141,7 +154,8 @@ impl Report {
             problem,
             changes: 0,
             scans: None,
-            scan_due: None,
+            copies: None,
+            follow_up: None,
         }
     }
 

@@ -10,8 +10,7 @@ use std::time::{Duration, Instant};
 
 use kube::runtime::events::EventType;
 
-use super::after_create::Notice;
-use super::events::event_reason;
+use super::events::{event_reason, Notice};
 use crate::api::status::{ScanState, ScanStatus};
 use crate::api::ImageSyncRuleSpec;
 use crate::hss::{HssClient, HssError};

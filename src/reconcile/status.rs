@@ -91,6 +91,7 @@ pub fn build(
         // Set by the caller, which knows the rule's annotations and the scans.
         last_handled_reconcile_at: None,
         security_scans: Vec::new(),
+        existing_images: Vec::new(),
     }
 }
 
