@@ -63,7 +63,10 @@ async fn a_burst_of_new_tasks_makes_one_hss_call_per_region_per_interval() {
     env.apply("b", scanned(&["team/api"], EAST_DR))
         .await
         .unwrap();
-    env.apply("c", scanned(&["nginx"], AP_DR)).await.unwrap();
+    // Another organization, so that no rule sees another's tasks as foreign.
+    let mut c = scanned(&["apps/api-server"], AP_DR);
+    c["source"]["organization"] = json!("team_a.b-c");
+    env.apply("c", c).await.unwrap();
     for (name, summary) in [("a", "1/1"), ("b", "1/1"), ("c", "1/1")] {
         env.wait_ready(name, &format!("{summary} tasks in sync"))
             .await;
