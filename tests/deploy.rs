@@ -59,7 +59,7 @@ fn expected_rules() -> Value {
         {"apiGroups": ["swrsync.io"], "resources": ["imagesyncrules/status"], "verbs": ["get", "patch", "update"]},
         {"apiGroups": ["swrsync.io"], "resources": ["imagesyncrules/finalizers"], "verbs": ["update"]},
         {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list", "watch"]},
-        {"apiGroups": ["events.k8s.io"], "resources": ["events"], "verbs": ["create", "patch"]},
+        {"apiGroups": ["events.k8s.io"], "resources": ["events"], "verbs": ["create"]},
     ])
 }
 

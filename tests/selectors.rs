@@ -4,7 +4,8 @@
 
 mod support;
 
-use kube::api::{Patch, PatchParams};
+use k8s_openapi::api::events::v1::Event;
+use kube::api::{Api, ListParams, Patch, PatchParams};
 use serde_json::{json, Value};
 use support::operator::{spec, Env, EAST_DR};
 use swr_sync_operator::api::spec::RECONCILE_REQUESTED_AT;
@@ -56,6 +57,21 @@ async fn a_selector_follows_the_organizations_repositories() {
     request_pass(&env, "sel", "1").await;
     env.wait_ready("sel", "2/2 tasks in sync").await;
     assert_eq!(repos_of(&env.tasks().await), ["nginx", "web"]);
+    // Each pass's creation has an Event of its own naming its task (not folded into one).
+    let notes: Vec<String> = Api::<Event>::namespaced(env.client.clone(), &env.ns)
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter(|e| e.reason.as_deref() == Some("TaskCreated"))
+        .filter_map(|e| e.note)
+        .collect();
+    assert_eq!(notes.len(), 2, "{notes:?}");
+    assert!(
+        notes.iter().any(|n| n.contains("platform/web ->")),
+        "{notes:?}"
+    );
 
     // One the selector no longer matches is pruned like any unwanted task.
     env.apply("sel", selector_spec(&["*"], &["team/*", "web"]))

@@ -1,11 +1,11 @@
 //! What every reconcile shares: Kubernetes client, cloud transport, the rules cache (for
-//! claims), an event recorder, cached cloud authentication and per-rule backoff.
+//! claims), the Events reporter, cached cloud authentication and per-rule backoff.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use kube::runtime::events::Recorder;
+use kube::runtime::events::Reporter;
 use kube::runtime::reflector::Store;
 use rand::Rng;
 
@@ -41,8 +41,8 @@ pub struct Context {
     pub transport: Arc<Transport>,
     /// Every rule the controller sees, for claims.
     pub rules: Store<ImageSyncRule>,
-    /// Event recorder.
-    pub recorder: Recorder,
+    /// Who publishes Events.
+    pub reporter: Reporter,
     /// Settings.
     pub config: ReconcilerConfig,
     /// Metrics of reconciles.
@@ -63,7 +63,7 @@ impl Context {
         client: kube::Client,
         transport: Arc<Transport>,
         rules: Store<ImageSyncRule>,
-        recorder: Recorder,
+        reporter: Reporter,
         config: ReconcilerConfig,
         metrics: Arc<Metrics>,
     ) -> Self {
@@ -72,7 +72,7 @@ impl Context {
             client,
             transport,
             rules,
-            recorder,
+            reporter,
             config,
             metrics,
             regions: RegionCache::default(),

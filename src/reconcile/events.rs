@@ -1,6 +1,6 @@
 //! Kubernetes Events about a rule: reason constants and a publisher that never fails a pass.
 
-use kube::runtime::events::{Event, EventType};
+use kube::runtime::events::{Event, EventType, Recorder};
 use kube::Resource;
 
 use super::context::Context;
@@ -44,7 +44,12 @@ pub async fn publish(
         action: "Reconcile".to_string(),
         secondary: None,
     };
-    if let Err(e) = ctx.recorder.publish(&event, &rule.object_ref(&())).await {
+    // A fresh Recorder each time: a shared one folds events with the same reason on the same
+    // rule within six minutes into one series that keeps the first note, so a second
+    // TaskCreated would show the first one's tasks. Ours are published on changes only,
+    // so they never pile up.
+    let recorder = Recorder::new(ctx.client.clone(), ctx.reporter.clone());
+    if let Err(e) = recorder.publish(&event, &rule.object_ref(&())).await {
         tracing::warn!(error = %e, reason, "publishing event failed");
     }
 }
