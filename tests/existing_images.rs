@@ -5,10 +5,8 @@
 
 mod support;
 
-use kube::api::{Patch, PatchParams};
 use serde_json::{json, Value};
 use support::operator::{spec, Env, EAST_DR};
-use swr_sync_operator::api::spec::RECONCILE_REQUESTED_AT;
 use swr_sync_operator::api::status::{CopyState, ImageCopy};
 
 const SYNC_IMAGES: &str = "swr.sync_images";
@@ -66,14 +64,7 @@ async fn existing_tags_are_copied_once_and_followed_to_done() {
     assert_eq!(env.calls_of(SYNC_IMAGES).await, 1);
 
     // Another pass: the copy that succeeded is not requested again.
-    env.rules()
-        .patch(
-            "web",
-            &PatchParams::default(),
-            &Patch::Merge(json!({"metadata": {"annotations": {RECONCILE_REQUESTED_AT: "again"}}})),
-        )
-        .await
-        .unwrap();
+    env.request_reconcile("web", "again").await;
     env.wait_for("web", "the requested pass", |r| {
         r.and_then(|r| r.status.as_ref())
             .is_some_and(|s| s.last_handled_reconcile_at.as_deref() == Some("again"))

@@ -37,6 +37,19 @@ fn api_rule(targets: &[(&str, &str)]) -> Value {
     rule
 }
 
+/// An operator process for the env's namespace, electing its leader there.
+fn replica(env: &Env, name: &str) -> OperatorProcess {
+    let mut args = vec![
+        "--namespace",
+        &env.ns,
+        "--leader-election-namespace",
+        &env.ns,
+    ];
+    args.extend(LEASE_FLAGS);
+    let endpoint = env.emulator.endpoint_template();
+    OperatorProcess::start(name, cluster::kubeconfig(), &endpoint, &args)
+}
+
 /// Waits until `process` leads; returns how long that took.
 async fn wait_leader(process: &OperatorProcess, limit: Duration) -> Duration {
     let started = Instant::now();
@@ -117,20 +130,10 @@ async fn only_the_leader_reconciles_and_hands_over_on_kill_and_on_stop() {
     let env = Env::without_operator("ha").await;
     env.create_secret("swr-credentials").await;
     create_password_secret(&env).await;
-    let endpoint = env.emulator.endpoint_template();
-    let mut args = vec![
-        "--namespace",
-        &env.ns,
-        "--leader-election-namespace",
-        &env.ns,
-    ];
-    args.extend(LEASE_FLAGS);
-    let with_flags =
-        |name: &str| OperatorProcess::start(name, cluster::kubeconfig(), &endpoint, &args);
 
-    let mut a = with_flags("operator-a");
+    let mut a = replica(&env, "operator-a");
     wait_leader(&a, Duration::from_secs(30)).await;
-    let b = with_flags("operator-b");
+    let b = replica(&env, "operator-b");
     b.wait_ready().await;
 
     env.apply("web", spec(&["nginx"], BOTH_DR)).await.unwrap();
@@ -160,7 +163,7 @@ async fn only_the_leader_reconciles_and_hands_over_on_kill_and_on_stop() {
     assert_eq!(env.calls_of("swr.delete_sync_task").await, 0);
 
     // A stopping leader releases the Lease: the next standby leads at once, not after expiry.
-    let c = with_flags("operator-c");
+    let c = replica(&env, "operator-c");
     c.wait_ready().await;
     let mut b = b;
     let stopped = Instant::now();
@@ -185,15 +188,7 @@ async fn only_the_leader_reconciles_and_hands_over_on_kill_and_on_stop() {
 async fn sigterm_lets_an_in_flight_reconcile_finish_then_releases_the_lease() {
     let env = Env::without_operator("ha-stop").await;
     env.create_secret("swr-credentials").await;
-    let mut args = vec![
-        "--namespace",
-        &env.ns,
-        "--leader-election-namespace",
-        &env.ns,
-    ];
-    args.extend(LEASE_FLAGS);
-    let endpoint = env.emulator.endpoint_template();
-    let mut operator = OperatorProcess::start("stopping", cluster::kubeconfig(), &endpoint, &args);
+    let mut operator = replica(&env, "stopping");
     wait_leader(&operator, Duration::from_secs(30)).await;
     // SWR takes 3 s to answer the create: the reconcile is in flight when SIGTERM arrives.
     env.admin_send(

@@ -7,10 +7,8 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use kube::api::{Patch, PatchParams};
 use serde_json::json;
 use support::operator::{ready_reason, spec, Env, BOTH_DR, EAST_DR};
-use swr_sync_operator::api::spec::RECONCILE_REQUESTED_AT;
 use swr_sync_operator::swr::model::SyncTarget;
 use swr_sync_operator::swr::{SourceRepo, SwrApi};
 
@@ -70,16 +68,7 @@ async fn a_requested_reconcile_repairs_drift_at_once_and_is_shown_as_handled() {
 
     let requested = "2026-11-23T07:00:00Z";
     let requested_at = Instant::now();
-    env.rules()
-        .patch(
-            "web",
-            &PatchParams::default(),
-            &Patch::Merge(
-                json!({"metadata": {"annotations": {RECONCILE_REQUESTED_AT: requested}}}),
-            ),
-        )
-        .await
-        .unwrap();
+    env.request_reconcile("web", requested).await;
     env.wait_for("web", "the request handled", |r| {
         r.and_then(|r| r.status.as_ref())
             .is_some_and(|s| s.last_handled_reconcile_at.as_deref() == Some(requested))

@@ -5,10 +5,9 @@
 mod support;
 
 use k8s_openapi::api::events::v1::Event;
-use kube::api::{Api, ListParams, Patch, PatchParams};
+use kube::api::{Api, ListParams};
 use serde_json::{json, Value};
 use support::operator::{spec, Env, EAST_DR};
-use swr_sync_operator::api::spec::RECONCILE_REQUESTED_AT;
 
 fn selector_spec(include: &[&str], exclude: &[&str]) -> Value {
     let mut s = spec(&[], EAST_DR);
@@ -27,18 +26,6 @@ async fn push(env: &Env, repository: &str) {
     .await;
 }
 
-/// Asks for a pass now rather than waiting for the resync.
-async fn request_pass(env: &Env, name: &str, value: &str) {
-    env.rules()
-        .patch(
-            name,
-            &PatchParams::default(),
-            &Patch::Merge(json!({"metadata": {"annotations": {RECONCILE_REQUESTED_AT: value}}})),
-        )
-        .await
-        .unwrap();
-}
-
 fn repos_of(tasks: &[(String, String, String, String, String, bool, bool)]) -> Vec<&str> {
     tasks.iter().map(|t| t.2.as_str()).collect()
 }
@@ -54,7 +41,7 @@ async fn a_selector_follows_the_organizations_repositories() {
 
     // A repository that appears later is picked up at the next pass.
     push(&env, "web").await;
-    request_pass(&env, "sel", "1").await;
+    env.request_reconcile("sel", "1").await;
     env.wait_ready("sel", "2/2 tasks in sync").await;
     assert_eq!(repos_of(&env.tasks().await), ["nginx", "web"]);
     // Each pass's creation has an Event of its own naming its task (not folded into one).

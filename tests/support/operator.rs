@@ -9,6 +9,7 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use kube::Client;
 use serde_json::{json, Value};
+use swr_sync_operator::api::spec::RECONCILE_REQUESTED_AT;
 use swr_sync_operator::api::ImageSyncRule;
 use swr_sync_operator::auth::{AccessKey, CloudAuth, Credentials, SecretString};
 use swr_sync_operator::cloud::endpoint::Endpoints;
@@ -180,6 +181,15 @@ impl Env {
                 &Patch::Apply(&rule),
             )
             .await
+    }
+
+    /// Asks for a pass of `name` now (the reconcile-requested-at annotation set to `value`).
+    pub async fn request_reconcile(&self, name: &str, value: &str) {
+        let patch = json!({"metadata": {"annotations": {RECONCILE_REQUESTED_AT: value}}});
+        self.rules()
+            .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+            .expect("annotating the rule");
     }
 
     /// Deletes a rule.
