@@ -72,7 +72,7 @@ pub struct Row {
     /// Name of the rule.
     pub rule: String,
     /// create, replace, delete (changes); keep, retain, conflict, blocked (left alone);
-    /// error (the rule cannot be planned).
+    /// suspended (the whole rule is left alone); error (the rule cannot be planned).
     pub action: String,
     /// The task (`region:org/repo -> region/org`), empty for a rule-level error.
     pub task: String,
@@ -137,7 +137,8 @@ async fn plan_rule(
         return vec![row("error", String::new(), problem.message)];
     }
     if rule.spec.suspend {
-        return vec![row("error", String::new(), "spec.suspend is set".into())];
+        let note = "spec.suspend is set: the operator leaves SWR alone";
+        return vec![row("suspended", String::new(), note.into())];
     }
     let credentials = match credentials {
         Ok(c) => c,

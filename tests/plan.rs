@@ -155,5 +155,10 @@ async fn plan_shows_what_the_operator_will_do_and_changes_nothing() {
     );
     let (code, rows) = plan(&env, admin, &["-f", looping.to_str().unwrap()]).await;
     assert_eq!((code, rows), (1, vec![row("loop", "error", "")]));
+    let mut paused = spec(&["team/api"], EAST_DR);
+    paused["suspend"] = json!(true);
+    let paused = write_yaml(&env, "paused", &[rule("paused", paused)]);
+    let (code, rows) = plan(&env, admin, &["-f", paused.to_str().unwrap()]).await;
+    assert_eq!((code, rows), (0, vec![row("paused", "suspended", "")]));
     assert_eq!(env.tasks().await.len(), 2, "plan changed SWR");
 }
