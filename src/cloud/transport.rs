@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Bytes;
 use chrono::Utc;
 use rand::Rng;
 
@@ -208,10 +209,7 @@ impl Transport {
             .map_err(|e| classify_send_error(op, &e))?;
         let status = response.status().as_u16();
         let headers = response.headers().clone();
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| classify_send_error(op, &e))?;
+        let body = read_body(op, response).await?;
         tracing::debug!(operation = op, status, "cloud call");
         if (200..300).contains(&status) {
             return Ok(CloudResponse {
@@ -285,6 +283,42 @@ impl Transport {
         }
         headers
     }
+}
+
+/// Largest response body read; SWR's biggest pages are far smaller, so anything beyond is
+/// a broken or hostile peer, refused before it can exhaust memory.
+pub const MAX_RESPONSE_BYTES: usize = 16 << 20;
+
+/// The body of `response`, at most [`MAX_RESPONSE_BYTES`].
+async fn read_body(
+    operation: &'static str,
+    mut response: reqwest::Response,
+) -> Result<Bytes, ApiError> {
+    let too_big = || {
+        ApiError::without_response(
+            operation,
+            ErrorClass::Transport,
+            format!("response body larger than {MAX_RESPONSE_BYTES} bytes"),
+        )
+    };
+    if response
+        .content_length()
+        .is_some_and(|n| n > MAX_RESPONSE_BYTES as u64)
+    {
+        return Err(too_big());
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| classify_send_error(operation, &e))?
+    {
+        if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
+            return Err(too_big());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Bytes::from(body))
 }
 
 fn classify_send_error(operation: &'static str, err: &reqwest::Error) -> ApiError {
