@@ -13,6 +13,13 @@ use crate::swr::names::{
 /// Pattern of `resyncInterval` (Go-style durations without fractions: `90s`, `10m`, `1h30m`).
 pub const DURATION_PATTERN: &str = r"^([0-9]+(ms|s|m|h))+$";
 
+/// Most repositories one rule may list (more: use a `repositorySelector`).
+pub const MAX_REPOSITORIES: usize = 500;
+/// Most targets of one rule.
+pub const MAX_TARGETS: usize = 20;
+/// Most patterns in a selector's `include` or `exclude`.
+pub const MAX_PATTERNS: usize = 50;
+
 /// Annotation that asks for an immediate full reconcile (drift check) of a rule: set it to a
 /// new value, e.g. the current time; `status.lastHandledReconcileAt` shows it once done.
 pub const RECONCILE_REQUESTED_AT: &str = "swrsync.io/reconcile-requested-at";
@@ -37,7 +44,7 @@ pub struct ImageSyncRuleSpec {
     /// The SWR organization and repositories to replicate.
     pub source: Source,
     /// Where to replicate to; unique by (region, organization), none equal to the source.
-    #[schemars(length(min = 1))]
+    #[schemars(length(min = 1, max = MAX_TARGETS))]
     pub targets: Vec<Target>,
     /// Secret in the rule's namespace with `accessKey` + `secretKey` (optional
     /// `securityToken`, `projectId`) or `username` + `password` + `domainName`.
@@ -83,6 +90,7 @@ pub struct Source {
     pub organization: String,
     /// Repository names; nested names use `/` (`team/api`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = MAX_REPOSITORIES))]
     #[schemars(inner(length(min = 1, max = REPOSITORY_MAX_LEN), pattern(REPOSITORY_PATTERN)))]
     pub repositories: Vec<String>,
     /// Repositories chosen by name patterns among the organization's repositories, listed
@@ -97,11 +105,12 @@ pub struct Source {
 #[serde(rename_all = "camelCase")]
 pub struct RepositorySelector {
     /// A repository is selected when it matches one of these...
-    #[schemars(length(min = 1))]
+    #[schemars(length(min = 1, max = MAX_PATTERNS))]
     #[schemars(inner(length(min = 1, max = REPOSITORY_MAX_LEN), pattern(GLOB_PATTERN)))]
     pub include: Vec<String>,
     /// ...and none of these.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = MAX_PATTERNS))]
     #[schemars(inner(length(min = 1, max = REPOSITORY_MAX_LEN), pattern(GLOB_PATTERN)))]
     pub exclude: Vec<String>,
 }

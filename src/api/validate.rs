@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use super::spec::ImageSyncRuleSpec;
+use super::spec::{ImageSyncRuleSpec, MAX_PATTERNS, MAX_REPOSITORIES, MAX_TARGETS};
 use crate::swr::names::{self, NameError, NameKind};
 
 /// Shortest `resyncInterval` accepted: anything shorter would hammer SWR for no gain.
@@ -19,6 +19,16 @@ pub enum SpecError {
     /// Neither `source.repositories` nor `source.repositorySelector` names a repository.
     #[error("source.repositories or source.repositorySelector must name at least one repository")]
     NoRepositories,
+    /// A list is longer than its limit.
+    #[error("{field} lists {count} items; at most {max} are allowed")]
+    TooMany {
+        /// The field.
+        field: &'static str,
+        /// Items given.
+        count: usize,
+        /// The limit.
+        max: usize,
+    },
     /// `targets` is empty.
     #[error("targets must list at least one target")]
     NoTargets,
@@ -74,6 +84,20 @@ pub fn problems(spec: &ImageSyncRuleSpec) -> Vec<SpecError> {
     }
     if spec.targets.is_empty() {
         out.push(SpecError::NoTargets);
+    }
+    let patterns = selector.map_or(0, |s| s.include.len().max(s.exclude.len()));
+    for (field, count, max) in [
+        (
+            "source.repositories",
+            spec.source.repositories.len(),
+            MAX_REPOSITORIES,
+        ),
+        ("targets", spec.targets.len(), MAX_TARGETS),
+        ("source.repositorySelector patterns", patterns, MAX_PATTERNS),
+    ] {
+        if count > max {
+            out.push(SpecError::TooMany { field, count, max });
+        }
     }
     let mut seen = BTreeSet::new();
     for repo in &spec.source.repositories {
@@ -185,7 +209,11 @@ mod tests {
             repositories: vec![],
             ..empty.source
         };
+        let names: Vec<String> = (0..=MAX_REPOSITORIES).map(|i| format!("r{i}")).collect();
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        let too_many = spec(&names, &[("cn-east-3", "dr")]);
         let table: Vec<(ImageSyncRuleSpec, &str)> = vec![
+            (too_many, "source.repositories lists 501 items; at most 500 are allowed"),
             (dup_target, "target cn-east-3/dr is listed more than once"),
             (
                 self_target,
