@@ -1,5 +1,7 @@
 //! Errors a reconcile returns to the controller (cloud failures become status instead).
 
+use kube::runtime::finalizer;
+
 /// A failed reconcile; the controller retries it with backoff.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -23,13 +25,45 @@ pub enum Error {
 }
 
 impl Error {
-    /// Metrics label.
+    /// Metrics label. Every reconcile runs inside the finalizer helper, so an error of the
+    /// sync or cleanup itself is labelled by what failed, not as `finalizer`; that label is
+    /// left for the finalizer's own patches.
     pub fn label(&self) -> &'static str {
         match self {
             Self::GetSecret { .. } => "get_secret",
             Self::PatchStatus(_) => "patch_status",
-            Self::Finalizer(_) => "finalizer",
+            Self::Finalizer(e) => match e.as_ref() {
+                finalizer::Error::ApplyFailed(inner) | finalizer::Error::CleanupFailed(inner) => {
+                    inner.label()
+                }
+                _ => "finalizer",
+            },
             Self::CleanupPending(_) => "cleanup_pending",
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_look_through_the_finalizer() {
+        let pending = || Error::CleanupPending("tasks left".into());
+        let wrapped = |e: finalizer::Error<Error>| Error::Finalizer(Box::new(e));
+        assert_eq!(pending().label(), "cleanup_pending");
+        assert_eq!(
+            wrapped(finalizer::Error::CleanupFailed(pending())).label(),
+            "cleanup_pending"
+        );
+        let status = Error::PatchStatus(kube::Error::LinesCodecMaxLineLengthExceeded);
+        assert_eq!(
+            wrapped(finalizer::Error::ApplyFailed(status)).label(),
+            "patch_status"
+        );
+        assert_eq!(
+            wrapped(finalizer::Error::UnnamedObject).label(),
+            "finalizer"
+        );
     }
 }
