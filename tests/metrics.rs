@@ -69,6 +69,31 @@ async fn a_scrape_matches_what_the_operator_did() {
         sum(&scraped, "swr_sync_reconcile_duration_seconds_count", &[]),
         reconciles
     );
+    // Histograms carry their buckets; the last one holds every observation.
+    let all = ["le=\"+Inf\""];
+    assert_eq!(
+        sum(&scraped, "swr_sync_reconcile_duration_seconds_bucket", &all),
+        reconciles
+    );
+    assert_eq!(
+        sum(
+            &scraped,
+            "swr_sync_cloud_request_duration_seconds_bucket",
+            &all
+        ),
+        sum(&scraped, "swr_sync_cloud_requests_total", &[])
+    );
+    // Bucket bounds span 1 ms to at least a minute.
+    let bounds: Vec<f64> = scraped
+        .keys()
+        .filter_map(|k| k.strip_prefix("swr_sync_reconcile_duration_seconds_bucket{le=\""))
+        .filter_map(|le| le.trim_end_matches("\"}").parse().ok())
+        .collect();
+    assert!(bounds.contains(&0.001), "{bounds:?}");
+    assert!(
+        bounds.iter().any(|b| b.is_finite() && *b >= 60.0),
+        "{bounds:?}"
+    );
     assert!(
         sum(
             &scraped,

@@ -210,6 +210,13 @@ async fn failing_deletion_keeps_the_finalizer_until_orphan_releases_it() {
     })
     .await;
     assert_eq!(env.tasks().await.len(), 1, "the task is still there");
+    // The reconcile failed inside the finalizer helper; it is counted by what failed.
+    env.wait_counted(
+        "swr_sync_reconcile_failures_total",
+        &["reason=\"cleanup_pending\""],
+    )
+    .await;
+    assert!(env.health.is_ready(), "the rules cache has synced");
     let mut orphan = spec(&["nginx"], EAST_DR);
     orphan["deletionPolicy"] = json!("Orphan");
     env.apply("web", orphan).await.unwrap();

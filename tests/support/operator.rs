@@ -17,8 +17,10 @@ use swr_sync_operator::cloud::transport::RetryPolicy;
 use swr_sync_operator::cloud::CloudClient;
 use swr_sync_operator::cloud::{Transport, TransportConfig};
 use swr_sync_operator::emulator::{Emulator, EmulatorConfig, EmulatorHandle};
+use swr_sync_operator::metrics::Metrics;
 use swr_sync_operator::reconcile::context::ReconcilerConfig;
 use swr_sync_operator::reconcile::controller::{self, ControllerConfig};
+use swr_sync_operator::server::Health;
 use swr_sync_operator::swr::SwrClient;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -39,6 +41,11 @@ pub struct Env {
     pub qps: f64,
     /// Reconciler settings of the next `start_operator`.
     pub reconciler: ReconcilerConfig,
+    /// What the in-process controller and its transport record (kept across restarts, so
+    /// counts add up over the whole test).
+    pub metrics: Arc<Metrics>,
+    /// The controller's readiness.
+    pub health: Arc<Health>,
     operator: Option<(oneshot::Sender<()>, JoinHandle<()>)>,
 }
 
@@ -73,6 +80,8 @@ impl Env {
             http: reqwest::Client::new(),
             qps: 20.0,
             reconciler: ReconcilerConfig::default(),
+            metrics: Arc::default(),
+            health: Arc::default(),
             operator: None,
         }
     }
@@ -91,15 +100,16 @@ impl Env {
                 max_backoff: Duration::from_millis(500),
             },
         })
-        .unwrap();
+        .unwrap()
+        .with_metrics(self.metrics.clone());
         let config = ControllerConfig {
             namespace: Some(self.ns.clone()),
             label_selector: None,
             concurrency: 4,
             reporter: "swr-sync-operator-test".into(),
             reconciler: self.reconciler.clone(),
-            metrics: Arc::default(),
-            health: Arc::default(),
+            metrics: self.metrics.clone(),
+            health: self.health.clone(),
         };
         let (stop, stopped) = oneshot::channel::<()>();
         let handle = tokio::spawn(controller::run(
@@ -217,6 +227,23 @@ impl Env {
                 Instant::now() < deadline,
                 "timed out waiting for {what}; rule is now {}",
                 serde_json::to_string_pretty(&rule.map(|r| r.status)).unwrap()
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// Waits until the in-process metrics count at least one of series `name` with all of
+    /// `labels` (a reconcile is recorded just after its status write, which tests see first).
+    pub async fn wait_counted(&self, name: &str, labels: &[&str]) {
+        let deadline = Instant::now() + Duration::from_secs(wait_secs());
+        loop {
+            let scraped = super::metrics::parse(&self.metrics.render());
+            if super::metrics::sum(&scraped, name, labels) >= 1.0 {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {name}{labels:?}; scraped {scraped:?}"
             );
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
