@@ -268,7 +268,7 @@ async fn cluster_credentials(
         .get(name)
         .await
         .map_err(|e| format!("reading Secret {namespace}/{name}: {e}"))?;
-    credentials_of(&secret).map_err(|e| format!("Secret {namespace}/{name}: {e}"))
+    Credentials::from_secret(&secret).map_err(|e| format!("Secret {namespace}/{name}: {e}"))
 }
 
 /// Credentials from a Secret manifest on disk (`data` or `stringData`).
@@ -277,21 +277,7 @@ fn credentials_file(path: &PathBuf) -> anyhow::Result<Credentials> {
         .map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))?;
     let secret: Secret = serde_yaml::from_str(&text)
         .map_err(|e| anyhow::anyhow!("{}: not a Secret manifest: {e}", path.display()))?;
-    credentials_of(&secret).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
-}
-
-fn credentials_of(secret: &Secret) -> Result<Credentials, String> {
-    let mut data: BTreeMap<String, Vec<u8>> = secret
-        .data
-        .clone()
-        .unwrap_or_default()
-        .into_iter()
-        .map(|(k, v)| (k, v.0))
-        .collect();
-    for (k, v) in secret.string_data.clone().unwrap_or_default() {
-        data.insert(k, v.into_bytes());
-    }
-    Credentials::from_secret_data(&data).map_err(|e| e.to_string())
+    Credentials::from_secret(&secret).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
 }
 
 /// The rows as aligned columns.

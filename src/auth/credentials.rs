@@ -4,6 +4,8 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+use k8s_openapi::api::core::v1::Secret;
+
 /// A secret string: `Debug` and `Display` print a placeholder, never the value.
 #[derive(Clone, PartialEq, Eq)]
 pub struct SecretString(String);
@@ -144,6 +146,21 @@ fn region_projects(
 }
 
 impl Credentials {
+    /// Credentials from a Secret object: its `data`, and `stringData` on top as the API
+    /// server would merge it (a manifest read from a file may use either).
+    pub fn from_secret(secret: &Secret) -> Result<Self, CredentialsError> {
+        let mut data: BTreeMap<String, Vec<u8>> = secret
+            .data
+            .iter()
+            .flatten()
+            .map(|(k, v)| (k.clone(), v.0.clone()))
+            .collect();
+        for (k, v) in secret.string_data.iter().flatten() {
+            data.insert(k.clone(), v.clone().into_bytes());
+        }
+        Self::from_secret_data(&data)
+    }
+
     /// Reads credentials from a Secret's `data`.
     pub fn from_secret_data(data: &BTreeMap<String, Vec<u8>>) -> Result<Self, CredentialsError> {
         let get = |key: &'static str| -> Result<Option<String>, CredentialsError> {

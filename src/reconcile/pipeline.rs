@@ -142,20 +142,8 @@ async fn scan_step(
     created_in: &BTreeSet<String>,
     report: &mut Report,
 ) {
-    let (namespace, name) = key_of(rule);
-    let previous = rule.status.as_ref().map(|s| s.security_scans.as_slice());
-    let pass = scans::refresh(
-        &rule.spec,
-        &format!("{namespace}/{name}"),
-        &format!("{namespace}/{}", rule.spec.credentials_secret_ref.name),
-        previous.unwrap_or_default(),
-        created_in,
-        hss,
-        &ctx.scans,
-        ctx.config.hss_enterprise_project_id.as_deref(),
-        &now(),
-    )
-    .await;
+    let default_project = ctx.config.hss_enterprise_project_id.as_deref();
+    let pass = scans::refresh(rule, created_in, hss, &ctx.scans, default_project, &now()).await;
     for (type_, reason, note) in pass.notices {
         publish(ctx, rule, type_, reason, note).await;
     }
@@ -182,13 +170,7 @@ async fn credentials(
             })
         }
     };
-    let data: BTreeMap<String, Vec<u8>> = secret
-        .data
-        .unwrap_or_default()
-        .into_iter()
-        .map(|(k, v)| (k, v.0))
-        .collect();
-    match Credentials::from_secret_data(&data) {
+    match Credentials::from_secret(&secret) {
         Ok(credentials) => Ok(Ok(ctx.clients(&namespace, name, credentials))),
         Err(e) => missing(format!("Secret {namespace}/{name}: {e}")),
     }

@@ -9,10 +9,11 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use kube::runtime::events::EventType;
+use kube::ResourceExt;
 
 use super::events::{event_reason, Notice};
 use crate::api::status::{ScanState, ScanStatus};
-use crate::api::ImageSyncRuleSpec;
+use crate::api::ImageSyncRule;
 use crate::hss::{HssClient, HssError};
 
 /// Whose refreshes share one debounce slot.
@@ -107,20 +108,25 @@ pub struct ScanPass {
 }
 
 /// Refreshes HSS in the regions where this pass created tasks, and in those still pending
-/// from earlier passes. `previous` is the rule's current scan status; `rule` its
-/// `namespace/name`, `account` its credentials' `namespace/secret`.
-#[allow(clippy::too_many_arguments)]
+/// (from the rule's status) from earlier passes.
 pub async fn refresh(
-    spec: &ImageSyncRuleSpec,
-    rule: &str,
-    account: &str,
-    previous: &[ScanStatus],
+    rule: &ImageSyncRule,
     created_in: &BTreeSet<String>,
     hss: &HssClient,
     gate: &ScanGate,
     default_enterprise_project: Option<&str>,
     now: &str,
 ) -> ScanPass {
+    let spec = &rule.spec;
+    let namespace = rule.namespace().unwrap_or_default();
+    // Slots are per account: the credentials Secret (namespace/name) stands for it.
+    let account = format!("{namespace}/{}", spec.credentials_secret_ref.name);
+    let rule_key = format!("{namespace}/{}", rule.name_any());
+    let previous = rule
+        .status
+        .as_ref()
+        .map(|s| s.security_scans.as_slice())
+        .unwrap_or_default();
     let mut statuses: BTreeMap<String, ScanStatus> = previous
         .iter()
         .map(|s| (s.region.clone(), s.clone()))
@@ -143,12 +149,12 @@ pub async fn refresh(
         .collect();
     for region in created_in.union(&pending) {
         let slot = ScanKey {
-            account: account.to_string(),
+            account: account.clone(),
             region: region.clone(),
             image_type,
             enterprise_project_id: enterprise_project_id.map(String::from),
         };
-        let request = (rule.to_string(), region.clone());
+        let request = (rule_key.clone(), region.clone());
         let status = match gate.decide(&slot, &request, created_in.contains(region)) {
             Decision::Covered(outcome) => outcome,
             Decision::Wait(due) => {
