@@ -66,6 +66,11 @@ pub struct RunArgs {
     /// At most one HSS refresh per account, region and image type in this interval.
     #[arg(long, env = "SWR_SYNC_HSS_DEBOUNCE", default_value = "1m", value_parser = parse_duration)]
     pub hss_debounce: Duration,
+    /// How long one repository's task listing serves the other rules that replicate it
+    /// (0s: every rule lists for itself). Changes made outside the operator show up at
+    /// most this much later.
+    #[arg(long, env = "SWR_SYNC_SWR_LIST_TTL", default_value = "1m", value_parser = parse_duration)]
+    pub swr_list_ttl: Duration,
     /// Address of the /metrics, /healthz and /readyz server.
     #[arg(long, env = "SWR_SYNC_METRICS_ADDRESS", default_value = "0.0.0.0:8080")]
     pub metrics_address: SocketAddr,
@@ -203,6 +208,7 @@ impl RunArgs {
                 reconciler: ReconcilerConfig {
                     hss_enterprise_project_id: self.hss_enterprise_project_id,
                     hss_debounce: self.hss_debounce,
+                    swr_list_ttl: self.swr_list_ttl,
                 },
                 metrics,
                 health: Arc::default(),

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 use k8s_openapi::api::core::v1::Secret;
@@ -20,6 +21,7 @@ use crate::auth::{CloudAuth, Credentials};
 use crate::cli::CloudArgs;
 use crate::cloud::{CloudClient, Transport};
 use crate::reconcile::assess::{assess, validate};
+use crate::reconcile::listings::{account_of, TaskListings};
 use crate::reconcile::plan::Action;
 use crate::reconcile::regions::RegionCache;
 use crate::reconcile::report::describe;
@@ -97,13 +99,15 @@ pub async fn run(args: PlanArgs) -> anyhow::Result<i32> {
         None => None,
     };
     let cache = RegionCache::default();
+    // One run is one snapshot: a repository's listing serves every rule that needs it.
+    let listings = TaskListings::new(Duration::from_secs(3600));
     let mut rows = Vec::new();
     for rule in &rules {
         let credentials = match &shared {
             Some(c) => Ok(c.clone()),
             None => cluster_credentials(cluster.as_ref(), rule).await,
         };
-        rows.extend(plan_rule(rule, &universe, credentials, &transport, &cache).await);
+        rows.extend(plan_rule(rule, &universe, credentials, &transport, &cache, &listings).await);
     }
     match args.output {
         Output::Table => print!("{}", table(&rows)),
@@ -125,6 +129,7 @@ async fn plan_rule(
     credentials: Result<Credentials, String>,
     transport: &Arc<Transport>,
     cache: &RegionCache,
+    listings: &TaskListings,
 ) -> Vec<Row> {
     let row = |action: &str, task: String, note: String| Row {
         namespace: rule.namespace().unwrap_or_default(),
@@ -148,7 +153,8 @@ async fn plan_rule(
         transport.clone(),
         Arc::new(CloudAuth::new(credentials)),
     ));
-    let (plan, report) = match assess(rule, &swr, cache, all).await {
+    let listings = listings.for_account(account_of(rule), false);
+    let (plan, report) = match assess(rule, &swr, cache, &listings, all).await {
         Ok(assessed) => assessed,
         Err(problem) => return vec![row("error", String::new(), problem.message)],
     };

@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use super::claims::{claims, desired_tasks};
+use super::listings::Listings;
 use super::observe::{observe, source_repo, Observation};
 use super::plan::{plan, Claim, Plan, PlanInput, Settings, TaskKey};
 use super::regions::{self, RegionCache};
@@ -17,11 +18,13 @@ use crate::api::ImageSyncRule;
 use crate::swr::SwrClient;
 
 /// Steps 3 to 5 for a rule whose spec is valid and whose credentials work: regions →
-/// repositories (the selector's listing) → claims (against `others`, every rule the caller knows) → observe → plan.
+/// repositories (the selector's listing) → claims (against `others`, every rule the caller
+/// knows) → observe (through `listings`) → plan.
 pub async fn assess<'a>(
     rule: &ImageSyncRule,
     swr: &SwrClient,
     region_cache: &RegionCache,
+    listings: &Listings<'_>,
     others: impl IntoIterator<Item = &'a ImageSyncRule>,
 ) -> Result<(Plan, Report), Problem> {
     regions::check(&rule.spec, swr, region_cache).await?;
@@ -31,7 +34,7 @@ pub async fn assess<'a>(
     let managed = managed_keys(&known);
     let keys: BTreeSet<TaskKey> = desired.keys().chain(&managed).cloned().collect();
     let claims = claims(rule, &keys, others);
-    let observation = observe_step(swr, &keys).await?;
+    let observation = observe_step(swr, &keys, listings).await?;
     Ok(plan_step(rule, desired, managed, claims, observation))
 }
 
@@ -59,9 +62,10 @@ pub fn managed_keys(known: &BTreeMap<TaskKey, TaskLine>) -> BTreeSet<TaskKey> {
 pub async fn observe_step(
     swr: &SwrClient,
     keys: &BTreeSet<TaskKey>,
+    listings: &Listings<'_>,
 ) -> Result<Observation, Problem> {
     let repos = keys.iter().filter_map(source_repo).collect();
-    observe(swr, &repos)
+    observe(swr, &repos, listings)
         .await
         .map_err(|e| Problem::from_api(e.api(), e.to_string()))
 }

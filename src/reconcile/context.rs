@@ -9,6 +9,7 @@ use kube::runtime::events::Reporter;
 use kube::runtime::reflector::Store;
 use rand::Rng;
 
+use super::listings::TaskListings;
 use super::regions::RegionCache;
 use super::scans::ScanGate;
 use crate::api::ImageSyncRule;
@@ -31,6 +32,8 @@ pub struct ReconcilerConfig {
     pub hss_enterprise_project_id: Option<String>,
     /// At most one HSS refresh per account, region and image type in this interval.
     pub hss_debounce: Duration,
+    /// How long a repository's task listing serves other rules (zero: not shared).
+    pub swr_list_ttl: Duration,
 }
 
 /// Shared state of all reconciles.
@@ -51,6 +54,8 @@ pub struct Context {
     pub regions: RegionCache,
     /// HSS refresh debouncing.
     pub scans: ScanGate,
+    /// Task listings shared between rules.
+    pub listings: TaskListings,
     // Keyed by (namespace, Secret name); replaced when the Secret's content changes, so
     // IAM tokens survive between reconciles but never outlive their credentials.
     auth: Mutex<HashMap<(String, String), Arc<CloudAuth>>>,
@@ -67,7 +72,7 @@ impl Context {
         config: ReconcilerConfig,
         metrics: Arc<Metrics>,
     ) -> Self {
-        let hss_debounce = config.hss_debounce;
+        let (hss_debounce, list_ttl) = (config.hss_debounce, config.swr_list_ttl);
         Self {
             client,
             transport,
@@ -77,6 +82,7 @@ impl Context {
             metrics,
             regions: RegionCache::default(),
             scans: ScanGate::new(hss_debounce),
+            listings: TaskListings::new(list_ttl),
             auth: Mutex::default(),
             failures: Mutex::default(),
         }

@@ -1,6 +1,7 @@
 //! Wiring: watch ImageSyncRules (and the Secrets they reference), run the pipeline for each
 //! with bounded concurrency, until shutdown.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Arc;
@@ -58,6 +59,45 @@ fn meaningful_change(rule: &ImageSyncRule) -> Option<u64> {
     Some(h.finish())
 }
 
+/// The Secrets worth waking rules for: those the watch reports changed or deleted, and
+/// after a re-list those whose version moved while the watch was down. The first listing
+/// wakes nobody: every rule gets its first pass from the rules watch anyway, and a second
+/// pass per rule on every start would double the start-up work.
+fn changed_only<S>(
+    events: S,
+) -> impl futures::Stream<Item = Result<PartialObjectMeta<Secret>, watcher::Error>>
+where
+    S: futures::Stream<Item = Result<watcher::Event<PartialObjectMeta<Secret>>, watcher::Error>>,
+{
+    let mut versions: HashMap<ObjectRef<PartialObjectMeta<Secret>>, Option<String>> =
+        HashMap::new();
+    let mut listed_once = false;
+    events.filter_map(move |event| {
+        let wake = match event {
+            Ok(watcher::Event::InitApply(secret)) => {
+                let version = secret.resource_version();
+                let before = versions.insert(ObjectRef::from_obj(&secret), version.clone());
+                (listed_once && before != Some(version)).then_some(Ok(secret))
+            }
+            Ok(watcher::Event::InitDone) => {
+                listed_once = true;
+                None
+            }
+            Ok(watcher::Event::Init) => None,
+            Ok(watcher::Event::Apply(secret)) => {
+                versions.insert(ObjectRef::from_obj(&secret), secret.resource_version());
+                Some(Ok(secret))
+            }
+            Ok(watcher::Event::Delete(secret)) => {
+                versions.remove(&ObjectRef::from_obj(&secret));
+                Some(Ok(secret))
+            }
+            Err(e) => Some(Err(e)),
+        };
+        std::future::ready(wake)
+    })
+}
+
 /// Runs the controller until `shutdown` resolves; in-flight reconciles finish first.
 pub async fn run(
     client: kube::Client,
@@ -98,9 +138,8 @@ pub async fn run(
     let store = reader.clone();
     // Metadata only: the rules need to know that a Secret changed, not what it holds, and
     // no Secret's data should pass through the watch (or sit in memory).
-    let secret_changes = watcher(secrets, watcher::Config::default())
-        .default_backoff()
-        .touched_objects();
+    let secret_changes =
+        changed_only(watcher(secrets, watcher::Config::default()).default_backoff());
     let synced = {
         let (reader, metrics, health) = (
             reader.clone(),
@@ -145,4 +184,49 @@ pub async fn run(
     futures::join!(controller, synced);
     config.health.set_ready(false);
     config.metrics.watch_rules(None);
+}
+
+#[cfg(test)]
+mod tests {
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+    use kube::core::PartialObjectMetaExt;
+
+    use super::*;
+
+    fn secret(name: &str, version: &str) -> PartialObjectMeta<Secret> {
+        ObjectMeta {
+            name: Some(name.into()),
+            namespace: Some("ns".into()),
+            resource_version: Some(version.into()),
+            ..ObjectMeta::default()
+        }
+        .into_response_partial()
+    }
+
+    #[tokio::test]
+    async fn the_first_listing_wakes_nobody_but_changes_do() {
+        use watcher::Event::*;
+        let events = vec![
+            Init,
+            InitApply(secret("a", "1")),
+            InitApply(secret("b", "1")),
+            InitDone,
+            Apply(secret("a", "2")),
+            // A re-list after the watch broke: b moved meanwhile, a did not, c is new.
+            Init,
+            InitApply(secret("a", "2")),
+            InitApply(secret("b", "3")),
+            InitApply(secret("c", "1")),
+            InitDone,
+            Delete(secret("c", "1")),
+        ];
+        let woken: Vec<String> = changed_only(futures::stream::iter(events.into_iter().map(Ok)))
+            .map(|s| {
+                let s = s.unwrap();
+                format!("{}@{}", s.name_any(), s.resource_version().unwrap())
+            })
+            .collect()
+            .await;
+        assert_eq!(woken, ["a@2", "b@3", "c@1", "c@1"]);
+    }
 }

@@ -1,9 +1,9 @@
-//! The observe step: list SWR's tasks for each repository that matters to a rule.
+//! The observe step: SWR's tasks for each repository that matters to a rule.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::plan::{ObservedTask, Settings, TaskKey};
-use crate::cloud::ErrorClass;
+use super::listings::Listings;
+use super::plan::{ObservedTask, TaskKey};
 use crate::swr::{SourceRepo, SwrApi, SwrError};
 
 /// What SWR has.
@@ -15,46 +15,29 @@ pub struct Observation {
     pub missing: BTreeSet<SourceRepo>,
 }
 
-/// Lists every repository in `repos`, one call each. A missing repository is noted, not an
-/// error; any other failure ends the step.
+/// The tasks of every repository in `repos`, through the shared listings (one call per
+/// repository unless another rule's pass has just listed it). A missing repository is
+/// noted, not an error; any other failure ends the step.
 pub async fn observe(
     swr: &impl SwrApi,
     repos: &BTreeSet<SourceRepo>,
+    listings: &Listings<'_>,
 ) -> Result<Observation, SwrError> {
     let mut out = Observation::default();
     for repo in repos {
-        let tasks = match swr.list_sync_tasks(repo).await {
-            Ok(tasks) => tasks,
-            Err(e) if e.class() == ErrorClass::NotFound => {
-                out.missing.insert(repo.clone());
-                continue;
-            }
-            Err(e) => return Err(e),
+        let Some(tasks) = listings.tasks(swr, repo).await? else {
+            out.missing.insert(repo.clone());
+            continue;
         };
-        for task in tasks {
+        for ((target_region, target_organization), found) in tasks {
             let key = TaskKey {
                 source_region: repo.region().to_string(),
                 source_organization: repo.organization().to_string(),
                 repository: repo.repository().to_string(),
-                target_region: task.remote_region_id,
-                target_organization: task.remote_namespace,
+                target_region,
+                target_organization,
             };
-            let found = ObservedTask {
-                id: task.id,
-                settings: Settings {
-                    override_existing: task.override_existing,
-                    sync_auto: task.sync_auto,
-                },
-            };
-            // SWR keeps one task per target; should it ever list two, the oldest stands.
-            out.tasks
-                .entry(key)
-                .and_modify(|t| {
-                    if found.id < t.id {
-                        *t = found.clone();
-                    }
-                })
-                .or_insert(found);
+            out.tasks.insert(key, found);
         }
     }
     Ok(out)

@@ -20,6 +20,7 @@ use super::claims::{claims, desired_tasks};
 use super::context::{jittered, Context};
 use super::error::Error;
 use super::events::{event_reason, publish};
+use super::listings::account_of;
 use super::plan::{plan, Plan, PlanInput, Settings, TaskKey};
 use super::report::{describe, list_some, Problem, Report, TaskLine};
 use super::status::{self, inventory};
@@ -88,12 +89,16 @@ async fn sync(rule: &ImageSyncRule, ctx: &Context) -> Result<Action, Error> {
     };
     let rules = ctx.rules.state();
     let others = rules.iter().map(Arc::as_ref);
-    let (plan, mut report) = match assess(rule, &swr, &ctx.regions, others).await {
+    let listings = ctx
+        .listings
+        .for_account(account_of(rule), reconcile_requested(rule));
+    let (plan, mut report) = match assess(rule, &swr, &ctx.regions, &listings, others).await {
         Ok(assessed) => assessed,
         Err(problem) => return finish(rule, ctx, carried(problem), Some(resync)).await,
     };
     record_intent(rule, ctx, &plan, &known, &report).await?;
     let changes = apply(&swr, &plan.actions, &mut report).await;
+    listings.record(&plan.actions, &changes).await;
     announce(rule, ctx, &changes).await;
     let created: Vec<(TaskKey, Settings)> = changes
         .into_iter()
@@ -308,6 +313,18 @@ fn this_pass_or_before<T: Clone>(
     }
 }
 
+/// Whether the user asked for this pass (the annotation differs from the last one
+/// handled): such a pass lists SWR afresh rather than trusting another rule's listing.
+fn reconcile_requested(rule: &ImageSyncRule) -> bool {
+    let asked = rule.annotations().get(RECONCILE_REQUESTED_AT);
+    asked.is_some()
+        && asked
+            != rule
+                .status
+                .as_ref()
+                .and_then(|s| s.last_handled_reconcile_at.as_ref())
+}
+
 /// The time as status fields write it.
 fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
@@ -339,7 +356,8 @@ async fn cleanup(rule: &ImageSyncRule, ctx: &Context) -> Result<Action, Error> {
         Err(problem) => return cleanup_pending(rule, ctx, known, problem).await,
     };
     let claims = claims(rule, &managed, ctx.rules.state().iter().map(Arc::as_ref));
-    let observation = match observe_step(&swr, &managed).await {
+    let listings = ctx.listings.for_account(account_of(rule), false);
+    let observation = match observe_step(&swr, &managed, &listings).await {
         Ok(o) => o,
         Err(problem) => return cleanup_pending(rule, ctx, known, problem).await,
     };
@@ -352,6 +370,7 @@ async fn cleanup(rule: &ImageSyncRule, ctx: &Context) -> Result<Action, Error> {
     });
     let mut report = Report::from_plan(&plan, 0);
     let changes = apply(&swr, &plan.actions, &mut report).await;
+    listings.record(&plan.actions, &changes).await;
     announce(rule, ctx, &changes).await;
     match report.problem.take() {
         None => Ok(Action::await_change()),

@@ -2,12 +2,13 @@
 //! /v2/manage/regions`, cached per source region), and a rule's targets checked against
 //! them before any task call.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::future::Future;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use super::report::Problem;
+use super::ttl_cache::TtlCache;
 use crate::api::spec::ImageSyncRuleSpec;
 use crate::api::status::reason;
 use crate::swr::SwrClient;
@@ -19,9 +20,13 @@ pub const REGIONS_TTL: Duration = Duration::from_secs(3600);
 pub type Regions = Arc<BTreeSet<String>>;
 
 /// Sync regions per source region, fetched at most once per TTL.
-#[derive(Debug, Default)]
-pub struct RegionCache {
-    entries: Mutex<HashMap<String, (Instant, Regions)>>,
+#[derive(Debug)]
+pub struct RegionCache(TtlCache<String, Regions>);
+
+impl Default for RegionCache {
+    fn default() -> Self {
+        Self(TtlCache::new(REGIONS_TTL))
+    }
 }
 
 impl RegionCache {
@@ -34,23 +39,8 @@ impl RegionCache {
     where
         Fut: Future<Output = Result<Vec<String>, E>>,
     {
-        let cached = self
-            .entries
-            .lock()
-            .expect("region cache lock")
-            .get(source)
-            .filter(|(at, _)| at.elapsed() < REGIONS_TTL)
-            .map(|(_, regions)| regions.clone());
-        if let Some(regions) = cached {
-            return Ok(regions);
-        }
-        // Two rules racing here fetch twice; harmless, and no lock is held across the call.
-        let regions: Regions = Arc::new(fetch().await?.into_iter().collect());
-        self.entries
-            .lock()
-            .expect("region cache lock")
-            .insert(source.to_string(), (Instant::now(), regions.clone()));
-        Ok(regions)
+        let fetch = || async { Ok(Arc::new(fetch().await?.into_iter().collect())) };
+        self.0.get_or_fetch(&source.to_string(), false, fetch).await
     }
 }
 

@@ -72,8 +72,6 @@ pub struct Report {
     pub tasks: BTreeMap<TaskKey, TaskLine>,
     /// Desired tasks (for the summary's denominator).
     pub desired: usize,
-    /// Tasks on the rule's repositories that belong to nobody here.
-    pub foreign: usize,
     /// What stopped the pass from reaching "in sync" (the first, most important one).
     pub problem: Option<Problem>,
     /// Changes made in this pass (creates, replaces, deletes).
@@ -111,13 +109,13 @@ impl Report {
         for (key, found) in &plan.in_sync {
             tasks.insert(
                 key.clone(),
-                line(found.settings, TaskState::InSync, Some(found.id)),
+                line(found.settings, TaskState::InSync, found.id),
             );
         }
         for (key, found) in &plan.retained {
             tasks.insert(
                 key.clone(),
-                line(found.settings, TaskState::Retained, Some(found.id)),
+                line(found.settings, TaskState::Retained, found.id),
             );
         }
         for (key, settings) in &plan.conflicts {
@@ -129,7 +127,7 @@ impl Report {
             let (settings, id) = match action {
                 super::plan::Action::Create { settings, .. } => (*settings, None),
                 super::plan::Action::Replace { settings, id, .. }
-                | super::plan::Action::Delete { settings, id, .. } => (*settings, Some(*id)),
+                | super::plan::Action::Delete { settings, id, .. } => (*settings, *id),
             };
             tasks.insert(action.key().clone(), line(settings, TaskState::Pending, id));
         }
@@ -150,7 +148,6 @@ impl Report {
         Self {
             tasks,
             desired,
-            foreign: plan.foreign,
             problem,
             changes: 0,
             scans: None,
@@ -178,7 +175,7 @@ impl Report {
             .count()
     }
 
-    /// The one-line summary (`4/4 tasks in sync, 1 foreign`).
+    /// The one-line summary (`4/4 tasks in sync, 1 retained`).
     pub fn summary(&self) -> String {
         let mut s = format!("{}/{} tasks in sync", self.in_sync(), self.desired);
         let count = |state| self.tasks.values().filter(|t| t.state == state).count();
@@ -186,7 +183,6 @@ impl Report {
             (count(TaskState::Conflict), "in conflict"),
             (count(TaskState::Failed), "failed"),
             (count(TaskState::Retained), "retained"),
-            (self.foreign, "foreign"),
         ] {
             if n > 0 {
                 s.push_str(&format!(", {n} {what}"));

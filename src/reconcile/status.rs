@@ -139,9 +139,14 @@ pub fn inventory(status: Option<&ImageSyncRuleStatus>) -> BTreeMap<TaskKey, Task
         .collect()
 }
 
-/// Whether `new` differs from `old` in anything but timestamps: only then is it written,
-/// so an unchanged rule costs no API writes and never wakes its own watch.
+/// Whether `new` differs from `old` in anything but timestamps and newly learnt task ids:
+/// only then is it written, so an unchanged rule costs no API writes and never wakes its
+/// own watch. SWR returns no id when it creates a task; the id a later pass lists is
+/// written with the next real change rather than costing a write of its own.
 pub fn differs(old: Option<&ImageSyncRuleStatus>, new: &ImageSyncRuleStatus) -> bool {
+    let Some(old) = old else {
+        return true;
+    };
     let strip = |s: &ImageSyncRuleStatus| {
         let mut s = s.clone();
         s.last_sync_time = None;
@@ -150,7 +155,27 @@ pub fn differs(old: Option<&ImageSyncRuleStatus>, new: &ImageSyncRuleStatus) -> 
         }
         s
     };
-    old.is_none_or(|old| strip(old) != strip(new))
+    let mut new = strip(new);
+    for task in &mut new.tasks {
+        let unknown_before = old
+            .tasks
+            .iter()
+            .any(|t| t.id.is_none() && task_key(t) == task_key(task));
+        if unknown_before {
+            task.id = None;
+        }
+    }
+    strip(old) != new
+}
+
+fn task_key(t: &TaskStatus) -> (&str, &str, &str, &str, &str) {
+    (
+        &t.source_region,
+        &t.source_organization,
+        &t.repository,
+        &t.target_region,
+        &t.target_organization,
+    )
 }
 
 /// The Ready condition's (status, reason), to notice state changes worth an Event.
@@ -284,6 +309,18 @@ mod tests {
             "last sync is kept while failing"
         );
         assert!(differs(None, &third));
+    }
+
+    #[test]
+    fn an_id_learnt_later_is_no_change_but_a_different_id_is() {
+        let with_id = |id| {
+            let mut r = report(TaskState::InSync, None);
+            r.tasks.values_mut().for_each(|line| line.id = id);
+            build(&r, Some(1), None, "t0")
+        };
+        assert!(!differs(Some(&with_id(None)), &with_id(Some(5))));
+        assert!(differs(Some(&with_id(Some(5))), &with_id(Some(6))));
+        assert!(differs(Some(&with_id(Some(5))), &with_id(None)));
     }
 
     #[test]

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod cluster;
+pub mod fleet;
 pub mod metrics;
 pub mod operator;
 pub mod process;

@@ -27,12 +27,23 @@ impl OperatorProcess {
     /// Starts `run` with the cluster credentials in `kubeconfig`, the emulator at
     /// `endpoint` for every cloud service, and `args` (namespaces, lease timing...).
     pub fn start(name: &str, kubeconfig: &Path, endpoint: &str, args: &[&str]) -> Self {
+        Self::start_logging("debug", name, kubeconfig, endpoint, args)
+    }
+
+    /// [`OperatorProcess::start`] logging at `level` (benchmarks log less, as production does).
+    pub fn start_logging(
+        level: &str,
+        name: &str,
+        kubeconfig: &Path,
+        endpoint: &str,
+        args: &[&str],
+    ) -> Self {
         let port = free_port();
         let log =
             std::env::temp_dir().join(format!("swr-sync-{name}-{}-{port}.log", std::process::id()));
         let file = std::fs::File::create(&log).expect("creating the log file");
         let child = Command::new(env!("CARGO_BIN_EXE_swr-sync-operator"))
-            .args(["--log-format", "json", "--log-level", "debug", "run"])
+            .args(["--log-format", "json", "--log-level", level, "run"])
             .args(["--swr-endpoint", endpoint, "--hss-endpoint", endpoint])
             .args(["--iam-endpoint", endpoint])
             .args(["--metrics-address", &format!("127.0.0.1:{port}")])
@@ -89,6 +100,19 @@ impl OperatorProcess {
         self.get("/metrics").await.is_some_and(|(_, body)| {
             super::metrics::parse(&body).get("swr_sync_leader") == Some(&1.0)
         })
+    }
+
+    /// Process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Peak resident memory (VmHWM) in bytes, read from /proc.
+    pub fn peak_rss(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).ok()?;
+        let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+        let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+        Some(kib * 1024)
     }
 
     /// SIGKILL, as a crashed node or OOM kill stops a pod.

@@ -1,0 +1,139 @@
+//! Task listings shared between rules. Several rules often replicate one repository (to
+//! different targets); SWR lists a repository's tasks in one call, so a listing is kept
+//! for a short time (`--swr-list-ttl`) and serves every rule of the same account that
+//! needs it, with this process's own creates and deletes written into it. Cloud calls
+//! then grow with repositories, not with rules; changes made outside the operator are
+//! seen at most one TTL later than without the cache.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use kube::ResourceExt;
+
+use super::apply::Change;
+use super::observe::source_repo;
+use super::plan::{Action, ObservedTask, Settings, TaskKey};
+use super::ttl_cache::TtlCache;
+use crate::api::ImageSyncRule;
+use crate::cloud::ErrorClass;
+use crate::swr::model::SyncTask;
+use crate::swr::{SourceRepo, SwrApi, SwrError};
+
+/// The account a rule's calls are made as, for keying listings: its credentials Secret.
+pub fn account_of(rule: &ImageSyncRule) -> String {
+    let namespace = rule.namespace().unwrap_or_default();
+    format!("{namespace}/{}", rule.spec.credentials_secret_ref.name)
+}
+
+/// A repository's tasks by (target region, target organization); `None`: SWR has no such
+/// repository.
+pub type RepoTasks = Option<BTreeMap<(String, String), ObservedTask>>;
+
+/// Listings per (account, repository).
+#[derive(Debug)]
+pub struct TaskListings(TtlCache<(String, SourceRepo), RepoTasks>);
+
+impl TaskListings {
+    /// Listings trusted for `ttl` (zero: every observe lists).
+    pub fn new(ttl: Duration) -> Self {
+        Self(TtlCache::new(ttl))
+    }
+
+    /// The listings as one account sees them. `account` names the credentials (tenants
+    /// see different tasks under the same repository path); with `refresh`, every listing
+    /// is fetched anew (a reconcile the user asked for trusts nothing cached).
+    pub fn for_account(&self, account: String, refresh: bool) -> Listings<'_> {
+        Listings {
+            cache: self,
+            account,
+            refresh,
+        }
+    }
+}
+
+/// One account's view of the shared listings, for one pass.
+#[derive(Debug)]
+pub struct Listings<'a> {
+    cache: &'a TaskListings,
+    account: String,
+    refresh: bool,
+}
+
+impl Listings<'_> {
+    fn key(&self, repo: &SourceRepo) -> (String, SourceRepo) {
+        (self.account.clone(), repo.clone())
+    }
+
+    /// The tasks of `repo`, listed by whichever pass asked first.
+    pub async fn tasks(&self, swr: &impl SwrApi, repo: &SourceRepo) -> Result<RepoTasks, SwrError> {
+        let fetch = || async {
+            match swr.list_sync_tasks(repo).await {
+                Ok(tasks) => Ok(Some(by_target(tasks))),
+                Err(e) if e.class() == ErrorClass::NotFound => Ok(None),
+                Err(e) => Err(e),
+            }
+        };
+        self.cache
+            .0
+            .get_or_fetch(&self.key(repo), self.refresh, fetch)
+            .await
+    }
+
+    /// Writes this pass's changes into the listings. A repository where an action failed
+    /// is forgotten instead: the failed call may have taken effect.
+    pub async fn record(&self, actions: &[Action], changes: &[(Change, TaskKey, Settings)]) {
+        for action in actions {
+            let key = action.key();
+            let Some(repo) = source_repo(key) else {
+                continue;
+            };
+            let target = (key.target_region.clone(), key.target_organization.clone());
+            match changes.iter().find(|(_, changed, _)| changed == key) {
+                Some((Change::Deleted, _, _)) => {
+                    let gone = |tasks: &mut RepoTasks| {
+                        if let Some(tasks) = tasks {
+                            tasks.remove(&target);
+                        }
+                    };
+                    self.cache.0.update(&self.key(&repo), gone).await;
+                }
+                Some((_, _, settings)) => {
+                    let made = ObservedTask {
+                        id: None,
+                        settings: *settings,
+                    };
+                    let add = |tasks: &mut RepoTasks| {
+                        if let Some(tasks) = tasks {
+                            tasks.insert(target, made);
+                        }
+                    };
+                    self.cache.0.update(&self.key(&repo), add).await;
+                }
+                None => self.cache.0.forget(&self.key(&repo)).await,
+            }
+        }
+    }
+}
+
+/// Tasks by target. SWR keeps one task per target; should it ever list two, the oldest
+/// (lowest id) stands.
+fn by_target(tasks: Vec<SyncTask>) -> BTreeMap<(String, String), ObservedTask> {
+    let mut out: BTreeMap<(String, String), ObservedTask> = BTreeMap::new();
+    for task in tasks {
+        let found = ObservedTask {
+            id: Some(task.id),
+            settings: Settings {
+                override_existing: task.override_existing,
+                sync_auto: task.sync_auto,
+            },
+        };
+        out.entry((task.remote_region_id, task.remote_namespace))
+            .and_modify(|kept| {
+                if found.id < kept.id {
+                    *kept = found.clone();
+                }
+            })
+            .or_insert(found);
+    }
+    out
+}

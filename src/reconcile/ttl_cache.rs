@@ -1,0 +1,135 @@
+//! A time-limited cache whose misses are fetched once: concurrent callers for one key wait
+//! for the fetch already in flight instead of repeating it (rules reconciled together ask
+//! for the same listing at the same moment).
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::hash::Hash;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+type Slot<V> = Arc<tokio::sync::Mutex<Option<(Instant, V)>>>;
+
+/// Values per key, trusted for `ttl` after they were fetched.
+#[derive(Debug)]
+pub struct TtlCache<K, V> {
+    ttl: Duration,
+    slots: Mutex<HashMap<K, Slot<V>>>,
+}
+
+impl<K: Eq + Hash + Clone, V: Clone> TtlCache<K, V> {
+    /// An empty cache.
+    pub fn new(ttl: Duration) -> Self {
+        Self {
+            ttl,
+            slots: Mutex::default(),
+        }
+    }
+
+    fn slot(&self, key: &K) -> Slot<V> {
+        let mut slots = self.slots.lock().expect("cache lock");
+        slots.entry(key.clone()).or_default().clone()
+    }
+
+    /// The cached value of `key` if it is fresh, else `fetch`'s (cached on success). With
+    /// `refresh`, fetches whatever is cached. Failures are not cached.
+    pub async fn get_or_fetch<E, Fut>(
+        &self,
+        key: &K,
+        refresh: bool,
+        fetch: impl FnOnce() -> Fut,
+    ) -> Result<V, E>
+    where
+        Fut: Future<Output = Result<V, E>>,
+    {
+        let slot = self.slot(key);
+        // Held across the fetch on purpose: it is what makes other callers wait for it.
+        let mut entry = slot.lock().await;
+        if let Some((at, value)) = entry.as_ref() {
+            if !refresh && at.elapsed() < self.ttl {
+                return Ok(value.clone());
+            }
+        }
+        let value = fetch().await?;
+        *entry = Some((Instant::now(), value.clone()));
+        Ok(value)
+    }
+
+    /// Applies `change` to the cached value of `key`, if there is one: a write the caller
+    /// made, so the next reader need not fetch to see it. Waits for a fetch in flight, so
+    /// the change lands on what that fetch returns.
+    pub async fn update(&self, key: &K, change: impl FnOnce(&mut V)) {
+        let slot = self.slot(key);
+        let mut entry = slot.lock().await;
+        if let Some((_, value)) = entry.as_mut() {
+            change(value);
+        }
+    }
+
+    /// Forgets `key`: its next reader fetches.
+    pub async fn forget(&self, key: &K) {
+        let slot = self.slot(key);
+        *slot.lock().await = None;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    use super::*;
+
+    #[tokio::test]
+    async fn concurrent_misses_fetch_once_and_refresh_fetches_again() {
+        let cache: TtlCache<&str, u32> = TtlCache::new(Duration::from_secs(60));
+        let fetches = AtomicU32::new(0);
+        let fetch = || async {
+            fetches.fetch_add(1, Ordering::SeqCst);
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            Ok::<_, ()>(7)
+        };
+        let (a, b) = tokio::join!(
+            cache.get_or_fetch(&"k", false, fetch),
+            cache.get_or_fetch(&"k", false, fetch)
+        );
+        assert_eq!((a, b), (Ok(7), Ok(7)));
+        assert_eq!(fetches.load(Ordering::SeqCst), 1);
+        cache.update(&"k", |v| *v += 1).await;
+        assert_eq!(cache.get_or_fetch(&"k", false, fetch).await, Ok(8));
+        assert_eq!(cache.get_or_fetch(&"k", true, fetch).await, Ok(7));
+        assert_eq!(fetches.load(Ordering::SeqCst), 2);
+        cache.forget(&"k").await;
+        assert_eq!(cache.get_or_fetch(&"k", false, fetch).await, Ok(7));
+        assert_eq!(fetches.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test]
+    async fn stale_values_and_failures_are_fetched_again() {
+        let cache: TtlCache<&str, u32> = TtlCache::new(Duration::ZERO);
+        assert_eq!(
+            cache
+                .get_or_fetch(&"k", false, || async { Ok::<_, ()>(1) })
+                .await,
+            Ok(1)
+        );
+        assert_eq!(
+            cache
+                .get_or_fetch(&"k", false, || async { Ok::<_, ()>(2) })
+                .await,
+            Ok(2)
+        );
+        assert_eq!(
+            cache
+                .get_or_fetch(&"k", false, || async { Err::<u32, _>("down") })
+                .await,
+            Err("down")
+        );
+        cache.update(&"nothing", |v| *v = 9).await;
+        assert_eq!(
+            cache
+                .get_or_fetch(&"nothing", false, || async { Ok::<_, ()>(3) })
+                .await,
+            Ok(3)
+        );
+    }
+}
