@@ -133,7 +133,9 @@ pub async fn all(args: &Args) -> Results {
     };
 
     eprintln!("== operator: cold start ({} rules)", fleet.rules);
-    fleet.create(&bench.client, &bench.ns, 32).await;
+    fleet
+        .create(&bench.client, &bench.ns, 32, fleet.targets)
+        .await;
     results
         .operator
         .insert(Scenario::Cold, bench.operator_pass(&cold).await);
@@ -184,6 +186,7 @@ impl Bench {
             rules: args.rules,
             repos: args.repos,
             targets: args.targets,
+            resync: None,
         };
         let client = cluster::client().await;
         cluster::install_crd(&client).await;

@@ -22,6 +22,10 @@ pub const SOURCE_ORG: &str = "fleet";
 pub const TARGET_REGIONS: [&str; 2] = ["cn-east-3", "ap-southeast-1"];
 /// Project id of the source region, put in the Secret so no IAM lookup is needed.
 pub const PROJECT_ID: &str = "0123456789abcdef0123456789abcdef";
+/// A second access key of the same account, for Secret rotation.
+pub const SECOND_ACCESS_KEY: &str = "UHQ2B0ZCXVNWQ5ETRO8A";
+/// Its secret key.
+pub const SECOND_SECRET_KEY: &str = "u1zRk8Vw0cQeYh3dLx9TgN6pJ2sA5fB7mK4oE0iH";
 /// Name of the credentials Secret every rule uses.
 pub const SECRET: &str = "swr-credentials";
 
@@ -38,6 +42,8 @@ pub struct Fleet {
     pub repos: usize,
     /// Targets per rule (T).
     pub targets: usize,
+    /// The rules' `resyncInterval` (None: the default).
+    pub resync: Option<&'static str>,
 }
 
 /// What the drift scenario changes behind the operator's back, a tenth of the tasks each.
@@ -84,11 +90,15 @@ impl Fleet {
                 json!({"region": region, "organization": org})
             })
             .collect();
-        json!({
+        let mut spec = json!({
             "source": {"region": SOURCE_REGION, "organization": SOURCE_ORG, "repositories": [self.repo(i)]},
             "targets": targets,
             "credentialsSecretRef": {"name": SECRET},
-        })
+        });
+        if let Some(resync) = self.resync {
+            spec["resyncInterval"] = json!(resync);
+        }
+        spec
     }
 
     /// The emulator's start-up state: the source repositories, every target organization
@@ -102,7 +112,8 @@ impl Fleet {
         );
         writeln!(
             yaml,
-            "{ACCESS_KEY}, secretKey: {SECRET_KEY}, domain: fleet-domain}}]"
+            "{ACCESS_KEY}, secretKey: {SECRET_KEY}, domain: fleet-domain}},\n  \
+             {{accessKey: {SECOND_ACCESS_KEY}, secretKey: {SECOND_SECRET_KEY}, domain: fleet-domain}}]"
         )
         .unwrap();
         writeln!(
@@ -134,17 +145,12 @@ impl Fleet {
         EmulatorConfig::from_yaml(&yaml).expect("the fleet's emulator config is valid")
     }
 
-    /// Creates the credentials Secret and every rule in `ns`, `parallel` at a time.
-    pub async fn create(&self, client: &Client, ns: &str, parallel: usize) {
-        let secret: Secret = serde_json::from_value(json!({
-            "metadata": {"name": SECRET},
-            "stringData": {"accessKey": ACCESS_KEY, "secretKey": SECRET_KEY, "projectId": PROJECT_ID},
-        }))
-        .unwrap();
-        Api::<Secret>::namespaced(client.clone(), ns)
-            .create(&PostParams::default(), &secret)
+    /// Creates the credentials Secret and every rule in `ns` (with their first `targets`
+    /// targets), `parallel` at a time.
+    pub async fn create(&self, client: &Client, ns: &str, parallel: usize, targets: usize) {
+        set_secret(client, ns, ACCESS_KEY, SECRET_KEY)
             .await
-            .expect("creating the Secret");
+            .expect("writing the Secret");
         let rules = Api::<ImageSyncRule>::namespaced(client.clone(), ns);
         let all: Vec<usize> = (0..self.rules).collect();
         for_each_parallel(all, parallel, |i| {
@@ -152,7 +158,7 @@ impl Fleet {
             let rule = json!({
                 "apiVersion": "swrsync.io/v1alpha1", "kind": "ImageSyncRule",
                 "metadata": {"name": Self::rule_name(i)},
-                "spec": self.spec(i, 0..self.targets),
+                "spec": self.spec(i, 0..targets),
             });
             async move {
                 rules
@@ -240,6 +246,29 @@ impl Fleet {
         })
         .await;
     }
+}
+
+/// Creates or replaces the credentials Secret with this access key.
+pub async fn set_secret(
+    client: &Client,
+    ns: &str,
+    access_key: &str,
+    secret_key: &str,
+) -> Result<(), kube::Error> {
+    let secret: Secret = serde_json::from_value(json!({
+        "apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": SECRET},
+        "stringData": {"accessKey": access_key, "secretKey": secret_key, "projectId": PROJECT_ID},
+    }))
+    .unwrap();
+    Api::<Secret>::namespaced(client.clone(), ns)
+        .patch(
+            SECRET,
+            &PatchParams::apply("fleet").force(),
+            &Patch::Apply(&secret),
+        )
+        .await
+        .map(|_| ())
 }
 
 /// The emulator's tasks in the source region, as [`Task`]s.
