@@ -32,7 +32,7 @@ pub const FLEET: Fleet = Fleet {
     resync: Some("20s"),
 };
 /// Longest wait for convergence once the faults are off.
-const CONVERGE_LIMIT: Duration = Duration::from_secs(60);
+const CONVERGE_LIMIT: Duration = Duration::from_secs(180);
 
 /// What one schedule showed.
 #[derive(Debug)]
