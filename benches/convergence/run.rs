@@ -2,7 +2,6 @@
 //! script peer's on a reset emulator, each measured against the same expected tasks.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
@@ -12,13 +11,11 @@ use kube::runtime::{watcher, WatchStreamExt};
 use kube::Client;
 use serde_json::json;
 use swr_sync_operator::api::ImageSyncRule;
-use swr_sync_operator::auth::{AccessKey, CloudAuth, Credentials, SecretString};
-use swr_sync_operator::cloud::endpoint::Endpoints;
-use swr_sync_operator::cloud::{CloudClient, Transport, TransportConfig};
 use swr_sync_operator::emulator::{Emulator, EmulatorHandle};
 use swr_sync_operator::swr::model::{CreateSyncTask, SyncTarget};
-use swr_sync_operator::swr::{SourceRepo, SwrApi, SwrClient};
+use swr_sync_operator::swr::{SourceRepo, SwrApi};
 
+use super::support::cloud::{self, Admin};
 use super::support::cluster;
 use super::support::fleet::{self, for_each_parallel, Drift, Fleet, Task};
 use super::support::metrics::{apiserver_writes, delta, sum};
@@ -93,7 +90,7 @@ struct Bench {
     client: Client,
     ns: String,
     emulator: EmulatorHandle,
-    http: reqwest::Client,
+    admin: Admin,
     rules: Store<ImageSyncRule>,
     fleet: Fleet,
     args: Args,
@@ -206,8 +203,8 @@ impl Bench {
         let bench = Self {
             client,
             ns,
+            admin: Admin::of(&emulator),
             emulator,
-            http: reqwest::Client::new(),
             rules,
             fleet,
             args: args.clone(),
@@ -216,58 +213,19 @@ impl Bench {
         bench
     }
 
-    async fn admin(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        body: Option<serde_json::Value>,
-    ) -> serde_json::Value {
-        let mut request = self.http.request(
-            method,
-            format!("{}/_admin/{path}", self.emulator.base_url()),
-        );
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.expect("emulator admin API answers");
-        assert!(
-            response.status().is_success(),
-            "admin {path}: {}",
-            response.status()
-        );
-        response.json().await.unwrap_or_default()
-    }
-
     /// Latency and the qps cap on every cloud operation.
     async fn set_faults(&self) {
         let spec = json!({"latency": self.args.latency_ms, "qps_limit": self.args.qps});
-        self.admin(reqwest::Method::PUT, "faults", Some(spec)).await;
+        self.admin.set_faults(spec).await;
     }
 
     async fn reset_emulator(&self) {
-        self.admin(reqwest::Method::POST, "reset", None).await;
+        self.admin.send(reqwest::Method::POST, "reset", None).await;
         self.set_faults().await;
     }
 
-    /// Calls by (operation, status) so far.
-    async fn calls(&self) -> BTreeMap<(String, u64), u64> {
-        let report = self.admin(reqwest::Method::GET, "calls", None).await;
-        report["calls"]
-            .as_array()
-            .expect("calls array")
-            .iter()
-            .map(|c| {
-                let op = c["operation"].as_str().unwrap_or_default().to_string();
-                (
-                    (op, c["status"].as_u64().unwrap_or_default()),
-                    c["count"].as_u64().unwrap_or_default(),
-                )
-            })
-            .collect()
-    }
-
     async fn tasks(&self) -> BTreeSet<Task> {
-        fleet::tasks_of(&self.admin(reqwest::Method::GET, "tasks", None).await)
+        fleet::tasks_of(&self.admin.tasks().await)
     }
 
     /// Calls made since `before`: by operation, and how many were throttled.
@@ -277,7 +235,7 @@ impl Bench {
     ) -> (BTreeMap<String, u64>, u64) {
         let mut by_op = BTreeMap::new();
         let mut throttled = 0;
-        for ((op, status), n) in self.calls().await {
+        for ((op, status), n) in self.admin.calls().await {
             let made = n - before
                 .get(&(op.clone(), status))
                 .copied()
@@ -295,7 +253,7 @@ impl Bench {
     /// Starts the operator, waits until every rule is Ready at its current generation,
     /// every rule was reconciled by this process and SWR holds exactly `expected`; stops it.
     async fn operator_pass(&self, expected: &BTreeSet<Task>) -> Measured {
-        let calls = self.calls().await;
+        let calls = self.admin.calls().await;
         let writes = apiserver_writes(&self.client).await;
         let started = Instant::now();
         let qps = self.args.qps.to_string();
@@ -338,7 +296,7 @@ impl Bench {
                 started.elapsed() < Duration::from_secs(3600),
                 "no convergence within an hour: {reconciled} reconciles, {} of {n} rules ready; log tail:\n{}",
                 self.ready_count(),
-                tail(&operator.log())
+                operator.log_tail(20)
             );
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
@@ -384,7 +342,7 @@ impl Bench {
         remove: &[Task],
         expected: &BTreeSet<Task>,
     ) -> Measured {
-        let calls = self.calls().await;
+        let calls = self.admin.calls().await;
         let plan = json!({
             "endpoint": self.emulator.base_url(), "ak": ACCESS_KEY, "sk": SECRET_KEY,
             "projectId": fleet::PROJECT_ID, "desired": desired, "remove": remove,
@@ -408,7 +366,7 @@ impl Bench {
 
     /// Changes SWR behind everybody's back: deletes the missing tasks, adds the foreign ones.
     async fn swr_drift(&self, drift: &Drift) {
-        let swr = self.swr_client();
+        let swr = cloud::swr_client(&self.emulator, Some(fleet::PROJECT_ID), self.args.qps / 2.0);
         let work: Vec<(bool, Task)> = drift
             .missing
             .iter()
@@ -439,28 +397,6 @@ impl Bench {
         })
         .await;
     }
-
-    /// "Somebody else" using the SWR API directly, paced under the qps cap.
-    fn swr_client(&self) -> SwrClient {
-        let transport = Transport::new(TransportConfig {
-            endpoints: Endpoints::single(&self.emulator.endpoint_template()).unwrap(),
-            qps: self.args.qps / 2.0,
-            burst: 1,
-            ..TransportConfig::default()
-        })
-        .unwrap();
-        let credentials = Credentials::AccessKey(AccessKey {
-            access_key: ACCESS_KEY.into(),
-            secret_key: SecretString::new(SECRET_KEY),
-            security_token: None,
-            project_id: Some(fleet::PROJECT_ID.into()),
-            region_projects: Default::default(),
-        });
-        SwrClient::new(CloudClient::new(
-            Arc::new(transport),
-            Arc::new(CloudAuth::new(credentials)),
-        ))
-    }
 }
 
 /// The kinds the operator may write (its RBAC): the API server's own start-up writes
@@ -476,9 +412,4 @@ fn operator_kinds(writes: BTreeMap<String, f64>) -> BTreeMap<String, f64> {
         .into_iter()
         .filter(|(kind, _)| KINDS.contains(&kind.as_str()))
         .collect()
-}
-
-fn tail(log: &str) -> String {
-    let lines: Vec<&str> = log.lines().collect();
-    lines[lines.len().saturating_sub(20)..].join("\n")
 }

@@ -4,21 +4,18 @@
 
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::{Client, ResourceExt};
 use serde_json::{json, Value};
 use swr_sync_operator::api::ImageSyncRule;
-use swr_sync_operator::auth::{AccessKey, CloudAuth, Credentials, SecretString};
-use swr_sync_operator::cloud::endpoint::Endpoints;
-use swr_sync_operator::cloud::{CloudClient, Transport, TransportConfig};
 use swr_sync_operator::emulator::{Emulator, EmulatorHandle};
 use swr_sync_operator::swr::model::CreateSyncTask;
-use swr_sync_operator::swr::{SourceRepo, SwrApi, SwrClient};
+use swr_sync_operator::swr::{SourceRepo, SwrApi};
 
 use super::schedule::{Fault, Schedule};
+use super::support::cloud::{self, Admin};
 use super::support::cluster;
 use super::support::fleet::{self, Fleet, Task};
 use super::support::operator::{ready_reason, ACCESS_KEY, SECRET_KEY};
@@ -51,7 +48,7 @@ struct World {
     client: Client,
     ns: String,
     emulator: EmulatorHandle,
-    http: reqwest::Client,
+    admin: Admin,
     replicas: Vec<OperatorProcess>,
     started: usize,
     foreign: BTreeSet<Task>,
@@ -92,7 +89,7 @@ pub async fn run(schedule: &Schedule) -> Outcome {
             eprintln!(
                 "----- log of {} -----\n{}",
                 replica.name,
-                tail(&replica.log(), 40)
+                replica.log_tail(40)
             );
         }
     }
@@ -116,8 +113,8 @@ impl World {
         let mut world = Self {
             client,
             ns,
+            admin: Admin::of(&emulator),
             emulator,
-            http: reqwest::Client::new(),
             replicas: Vec::new(),
             started: 0,
             foreign: BTreeSet::new(),
@@ -135,7 +132,7 @@ impl World {
 
     /// Two tasks nobody's rule wants, made by "somebody else": they must survive.
     async fn make_foreign_tasks(&mut self) {
-        let swr = self.swr_client();
+        let swr = cloud::swr_client(&self.emulator, Some(fleet::PROJECT_ID), 10.0);
         for k in 0..2 {
             let task: Task = (
                 fleet::SOURCE_ORG.into(),
@@ -155,25 +152,6 @@ impl World {
                 .expect("creating a foreign task");
             self.foreign.insert(task);
         }
-    }
-
-    fn swr_client(&self) -> SwrClient {
-        let transport = Transport::new(TransportConfig {
-            endpoints: Endpoints::single(&self.emulator.endpoint_template()).unwrap(),
-            ..TransportConfig::default()
-        })
-        .unwrap();
-        let credentials = Credentials::AccessKey(AccessKey {
-            access_key: ACCESS_KEY.into(),
-            secret_key: SecretString::new(SECRET_KEY),
-            security_token: None,
-            project_id: Some(fleet::PROJECT_ID.into()),
-            region_projects: Default::default(),
-        });
-        SwrClient::new(CloudClient::new(
-            Arc::new(transport),
-            Arc::new(CloudAuth::new(credentials)),
-        ))
     }
 
     fn start_replica(&mut self) {
@@ -220,25 +198,8 @@ impl World {
         0
     }
 
-    async fn admin(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
-        let mut request = self.http.request(
-            method,
-            format!("{}/_admin/{path}", self.emulator.base_url()),
-        );
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.expect("emulator admin API answers");
-        assert!(
-            response.status().is_success(),
-            "admin {path}: {}",
-            response.status()
-        );
-        response.json().await.unwrap_or_default()
-    }
-
     async fn set_faults(&mut self, spec: Value) {
-        self.admin(reqwest::Method::PUT, "faults", Some(spec)).await;
+        self.admin.set_faults(spec).await;
         self.faults_until = None;
     }
 
@@ -274,13 +235,11 @@ impl World {
     }
 
     async fn calls_of(&self, operation: &str) -> u64 {
-        let report = self.admin(reqwest::Method::GET, "calls", None).await;
-        report["calls"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter(|c| c["operation"] == operation)
-            .filter_map(|c| c["count"].as_u64())
+        let calls = self.admin.calls().await;
+        calls
+            .iter()
+            .filter(|((op, _), _)| op == operation)
+            .map(|(_, n)| n)
             .sum()
     }
 
@@ -433,7 +392,7 @@ impl World {
                 }
             }
         }
-        let listed = self.admin(reqwest::Method::GET, "tasks", None).await;
+        let listed = self.admin.tasks().await;
         let found = fleet::tasks_of(&listed);
         let count = listed.as_array().map_or(0, Vec::len);
         if count != found.len() {
@@ -501,9 +460,4 @@ where
             Err(e) => panic!("{what}: {e}"),
         }
     }
-}
-
-fn tail(log: &str, lines: usize) -> String {
-    let all: Vec<&str> = log.lines().collect();
-    all[all.len().saturating_sub(lines)..].join("\n")
 }

@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+pub mod cloud;
 pub mod cluster;
 pub mod fleet;
 pub mod metrics;

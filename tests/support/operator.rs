@@ -11,10 +11,8 @@ use kube::Client;
 use serde_json::{json, Value};
 use swr_sync_operator::api::spec::RECONCILE_REQUESTED_AT;
 use swr_sync_operator::api::ImageSyncRule;
-use swr_sync_operator::auth::{AccessKey, CloudAuth, Credentials, SecretString};
 use swr_sync_operator::cloud::endpoint::Endpoints;
 use swr_sync_operator::cloud::transport::RetryPolicy;
-use swr_sync_operator::cloud::CloudClient;
 use swr_sync_operator::cloud::{Transport, TransportConfig};
 use swr_sync_operator::emulator::{Emulator, EmulatorConfig, EmulatorHandle};
 use swr_sync_operator::metrics::Metrics;
@@ -125,22 +123,7 @@ impl Env {
 
     /// An SWR client with the demo credentials: "somebody else" using the API directly.
     pub fn swr_client(&self) -> SwrClient {
-        let transport = Transport::new(TransportConfig {
-            endpoints: Endpoints::single(&self.emulator.endpoint_template()).unwrap(),
-            ..TransportConfig::default()
-        })
-        .unwrap();
-        let credentials = Credentials::AccessKey(AccessKey {
-            access_key: ACCESS_KEY.into(),
-            secret_key: SecretString::new(SECRET_KEY),
-            security_token: None,
-            project_id: None,
-            region_projects: Default::default(),
-        });
-        SwrClient::new(CloudClient::new(
-            Arc::new(transport),
-            Arc::new(CloudAuth::new(credentials)),
-        ))
+        super::cloud::swr_client(&self.emulator, None, TransportConfig::default().qps)
     }
 
     /// Stops the controller gracefully.
