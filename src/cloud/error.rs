@@ -72,8 +72,8 @@ impl std::fmt::Display for ErrorClass {
     }
 }
 
-/// Longest raw body kept in an error.
-const RAW_BODY_LIMIT: usize = 2048;
+/// Longest raw body kept in an error, in bytes, before the `…` that marks a cut.
+pub const RAW_BODY_LIMIT: usize = 2048;
 
 /// A failed cloud API call. Carries no credentials: bodies are responses, never requests.
 #[derive(Debug, Clone, thiserror::Error)]
