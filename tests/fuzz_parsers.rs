@@ -226,6 +226,18 @@ fn regressions() {
         // Extreme timestamps in an IAM token.
         br#"{"token":{"expires_at":"+262143-12-31T23:59:59.999999999Z"}}"#.to_vec(),
         br#"{"token":{"expires_at":"-262143-01-01T00:00:00Z"}}"#.to_vec(),
+        // libFuzzer's first find (error_body, by hand from its 1,702-byte minimised crash):
+        // the message of a body that is not JSON was its whole text, and invalid UTF-8
+        // triples in the lossy conversion, so the error printed 4.5 KB from 1.5 KB.
+        vec![0xff; 1500],
+        // A gateway's page, printed whole into the status before messages were cut.
+        format!("<html>{}</html>", "Service Unavailable. ".repeat(400)).into_bytes(),
+        // A decoder quotes the string it could not read as an id, escaped sixfold.
+        format!(
+            r#"[{{"id":"{}","Tag":"t","digest":"d"}}]"#,
+            r"\u0001".repeat(3000)
+        )
+        .into_bytes(),
         // Retry-After at the edge of u64, and past it.
         b"18446744073709551615".to_vec(),
         b"+18446744073709551616".to_vec(),

@@ -12,7 +12,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
 use swr_sync_operator::auth::iam::{ProjectList, TokenBody};
-use swr_sync_operator::cloud::error::{parse_error_body, RAW_BODY_LIMIT};
+use swr_sync_operator::cloud::error::{parse_error_body, MESSAGE_LIMIT, RAW_BODY_LIMIT};
 use swr_sync_operator::cloud::transport::{parse_retry_after, RetryPolicy};
 use swr_sync_operator::cloud::{ApiError, CloudResponse, ErrorClass};
 use swr_sync_operator::hss::SynchronizeResult;
@@ -31,6 +31,11 @@ pub const TARGETS: [(&str, Target); 2] = [("error_body", error_body), ("response
 
 /// Prefix of the message of a response body that does not decode.
 pub const UNEXPECTED_BODY: &str = "unexpected response body: ";
+
+/// Most an error may print, besides its request id, whatever the body: the reconciler writes
+/// errors into status conditions and events, which a megabyte-sized error page must not
+/// flood, let alone push past the API server's request size limit.
+pub const DISPLAY_LIMIT: usize = 2 * RAW_BODY_LIMIT + 256;
 
 /// Error statuses the cloud services really send.
 const STATUSES: [u16; 12] = [400, 401, 403, 404, 409, 413, 422, 429, 500, 502, 503, 504];
@@ -203,8 +208,8 @@ pub fn check_backoff(retry_after: Option<Duration>) {
 }
 
 /// The error built from an error response: classified by status, carrying the parsed code
-/// and message, and a raw body cut at a char boundary to at most [`RAW_BODY_LIMIT`] bytes
-/// plus the `…` marking the cut.
+/// and message cut to [`MESSAGE_LIMIT`] and the raw body cut to [`RAW_BODY_LIMIT`] (see
+/// [`check_cut`]), and printing all of it within [`DISPLAY_LIMIT`].
 pub fn check_api_error(
     data: &[u8],
     status: u16,
@@ -225,59 +230,77 @@ pub fn check_api_error(
     assert_eq!(error.retry_after, retry_after);
     let evidence = &error.evidence;
     assert_eq!(evidence.request_id.as_deref(), request_id);
-    assert_eq!(&evidence.code, code);
-    assert_eq!(evidence.message, message.clone().unwrap_or_default());
-    if let Some(code) = code {
-        assert!(error.has_code(code));
+    assert_eq!(evidence.code.is_some(), code.is_some());
+    if let (Some(full), Some(kept)) = (code, &evidence.code) {
+        check_cut("code", full, kept, MESSAGE_LIMIT);
+        assert!(error.has_code(kept));
     }
-
+    let full_message = message.as_deref().unwrap_or_default();
+    check_cut("message", full_message, &evidence.message, MESSAGE_LIMIT);
     let text = String::from_utf8_lossy(data);
-    let raw = &evidence.raw_body;
-    assert!(
-        raw.len() <= RAW_BODY_LIMIT + '…'.len_utf8(),
-        "kept {} bytes of raw body",
-        raw.len()
-    );
-    if text.len() <= RAW_BODY_LIMIT {
-        assert_eq!(raw, &text, "a short body is kept whole");
-    } else {
-        let kept = raw.strip_suffix('…').expect("a cut body ends with …");
-        assert!(
-            text.starts_with(kept),
-            "the kept body is a prefix of the body"
-        );
-        let next = text[kept.len()..]
-            .chars()
-            .next()
-            .expect("something was cut");
-        assert!(
-            kept.len() <= RAW_BODY_LIMIT && kept.len() + next.len_utf8() > RAW_BODY_LIMIT,
-            "cut at {} bytes, before a char of {}",
-            kept.len(),
-            next.len_utf8()
-        );
-    }
+    check_cut("raw body", &text, &evidence.raw_body, RAW_BODY_LIMIT);
 
     let shown = error.to_string();
     let head = format!("{OPERATION}: {} (HTTP {status})", error.class);
     let rest = shown
         .strip_prefix(&head)
         .unwrap_or_else(|| panic!("{shown:?} does not start with {head:?}"));
-    if let Some(code) = code {
+    if let Some(code) = &evidence.code {
         assert!(
             rest.starts_with(&format!(" {code}")),
             "{shown:?} lacks {code:?}"
         );
     }
-    if let Some(message) = message {
+    if !evidence.message.is_empty() {
         assert!(
-            rest.contains(&format!(": {message}")),
+            rest.contains(&format!(": {}", evidence.message)),
             "{shown:?} lacks the message"
         );
     }
     if let Some(id) = request_id {
         assert!(shown.ends_with(&format!(" [request id {id}]")), "{shown:?}");
     }
+    check_display_bounded(error);
+}
+
+/// `kept` is `full` if that fits in `limit` bytes, else the longest prefix of it that fits
+/// and ends on a char boundary, followed by `…`.
+pub fn check_cut(what: &str, full: &str, kept: &str, limit: usize) {
+    assert!(
+        kept.len() <= limit + '…'.len_utf8(),
+        "kept {} bytes of {what}",
+        kept.len()
+    );
+    if full.len() <= limit {
+        assert_eq!(kept, full, "a short {what} is kept whole");
+        return;
+    }
+    let kept = kept
+        .strip_suffix('…')
+        .unwrap_or_else(|| panic!("a cut {what} ends with …"));
+    assert!(full.starts_with(kept), "the kept {what} is a prefix of it");
+    let next = full[kept.len()..]
+        .chars()
+        .next()
+        .expect("something was cut");
+    assert!(
+        kept.len() <= limit && kept.len() + next.len_utf8() > limit,
+        "{what} cut at {} bytes, before a char of {}",
+        kept.len(),
+        next.len_utf8()
+    );
+}
+
+/// [`DISPLAY_LIMIT`] holds.
+pub fn check_display_bounded(error: &ApiError) {
+    let shown = error.to_string();
+    let id = error.evidence.request_id.as_deref().map_or(0, str::len);
+    assert!(
+        shown.len() <= DISPLAY_LIMIT + id,
+        "the error prints {} bytes: {:?}…",
+        shown.len(),
+        shown.chars().take(200).collect::<String>()
+    );
 }
 
 /// Decodes as the clients do, checking a failure is the error they pass on.
@@ -314,6 +337,11 @@ pub fn check_decode_error(error: &ApiError) {
         .strip_prefix(UNEXPECTED_BODY)
         .unwrap_or_else(|| panic!("message {:?}", evidence.message));
     assert!(!reason.is_empty(), "no reason given");
+    assert!(
+        evidence.message.len() <= MESSAGE_LIMIT + '…'.len_utf8(),
+        "kept {} bytes of message",
+        evidence.message.len()
+    );
     assert_eq!(evidence.code, None);
     assert_eq!(evidence.request_id, None);
     assert!(evidence.raw_body.is_empty());
@@ -321,4 +349,5 @@ pub fn check_decode_error(error: &ApiError) {
         error.to_string(),
         format!("{OPERATION}: transport: {}", evidence.message)
     );
+    check_display_bounded(error);
 }
