@@ -35,8 +35,9 @@ impl IamToken {
     }
 }
 
+/// Body of IAM's token response; public so the response parsers can be fuzzed by type.
 #[derive(Deserialize)]
-struct TokenBody {
+pub struct TokenBody {
     token: TokenInfo,
 }
 
@@ -51,8 +52,9 @@ struct ProjectRef {
     id: String,
 }
 
+/// Body of IAM's project list; public so the response parsers can be fuzzed by type.
 #[derive(Deserialize)]
-struct ProjectList {
+pub struct ProjectList {
     projects: Vec<ProjectRef>,
 }
 

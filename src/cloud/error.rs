@@ -72,8 +72,27 @@ impl std::fmt::Display for ErrorClass {
     }
 }
 
-/// Longest raw body kept in an error.
-const RAW_BODY_LIMIT: usize = 2048;
+/// Longest raw body kept in an error, in bytes, before the `…` that marks a cut.
+pub const RAW_BODY_LIMIT: usize = 2048;
+
+/// Longest code or message kept in an error, in bytes, before the `…` that marks a cut. Both
+/// are printed into status conditions, events and logs: a gateway's HTML error page or a
+/// decoder quoting a huge field must not flood them, nor push a status update past the API
+/// server's request size limit.
+pub const MESSAGE_LIMIT: usize = 1024;
+
+/// `text` cut at a char boundary to at most `limit` bytes, plus a `…` marking the cut.
+fn bounded(mut text: String, limit: usize) -> String {
+    if text.len() > limit {
+        let mut cut = limit;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        text.truncate(cut);
+        text.push('…');
+    }
+    text
+}
 
 /// A failed cloud API call. Carries no credentials: bodies are responses, never requests.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -98,9 +117,11 @@ pub struct ApiError {
 /// What the service said about a failure.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Evidence {
-    /// Service error code (`SVCSTG.SWR.4001158`, `APIGW.0301`, …).
+    /// Service error code (`SVCSTG.SWR.4001158`, `APIGW.0301`, …), at most
+    /// [`MESSAGE_LIMIT`] bytes when built by [`ApiError`]'s constructors.
     pub code: Option<String>,
-    /// Service or transport message.
+    /// Service or transport message, at most [`MESSAGE_LIMIT`] bytes when built by
+    /// [`ApiError`]'s constructors.
     pub message: String,
     /// `X-Request-Id` of the response, for support tickets.
     pub request_id: Option<String>,
@@ -118,25 +139,16 @@ impl ApiError {
         body: &[u8],
     ) -> Self {
         let (code, message) = parse_error_body(body);
-        let mut raw_body = String::from_utf8_lossy(body).into_owned();
-        if raw_body.len() > RAW_BODY_LIMIT {
-            let mut cut = RAW_BODY_LIMIT;
-            while !raw_body.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            raw_body.truncate(cut);
-            raw_body.push('…');
-        }
         Self {
             class: ErrorClass::from_status(status),
             operation,
             status: Some(status),
             retry_after,
             evidence: Box::new(Evidence {
-                code,
-                message: message.unwrap_or_default(),
+                code: code.map(|c| bounded(c, MESSAGE_LIMIT)),
+                message: bounded(message.unwrap_or_default(), MESSAGE_LIMIT),
                 request_id,
-                raw_body,
+                raw_body: bounded(String::from_utf8_lossy(body).into_owned(), RAW_BODY_LIMIT),
             }),
         }
     }
@@ -153,7 +165,7 @@ impl ApiError {
             status: None,
             retry_after: None,
             evidence: Box::new(Evidence {
-                message: message.into(),
+                message: bounded(message.into(), MESSAGE_LIMIT),
                 ..Evidence::default()
             }),
         }
@@ -278,9 +290,23 @@ mod tests {
         );
         assert!(err.has_code("SVCSTG.SWR.4001158"));
         assert!(err.evidence.raw_body.chars().count() <= RAW_BODY_LIMIT + 1);
+        assert!(err.evidence.message.ends_with('…'));
+        assert!(err.evidence.message.len() <= MESSAGE_LIMIT + '…'.len_utf8());
         let text = err.to_string();
         assert!(text
             .starts_with("swr.delete_sync_task: invalid_request (HTTP 400) SVCSTG.SWR.4001158: x"));
         assert!(text.ends_with("[request id req-1]"));
+    }
+
+    #[test]
+    fn messages_are_bounded_whatever_the_body() {
+        // A gateway's error page is not JSON, so its whole text is the message.
+        let page = format!("<html>{}</html>", "é".repeat(4000));
+        let err = ApiError::from_response("swr.list_sync_tasks", 502, None, None, page.as_bytes());
+        let kept = err.evidence.message.strip_suffix('…').unwrap();
+        assert!(kept.len() <= MESSAGE_LIMIT && page.starts_with(kept));
+        // Decoders quote what they could not read.
+        let err = ApiError::without_response("x", ErrorClass::Transport, "y".repeat(10_000));
+        assert_eq!(err.evidence.message.len(), MESSAGE_LIMIT + '…'.len_utf8());
     }
 }

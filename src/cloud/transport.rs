@@ -220,9 +220,7 @@ impl Transport {
             });
         }
         let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-        let retry_after = text("retry-after")
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
+        let retry_after = text("retry-after").and_then(parse_retry_after);
         Err(ApiError::from_response(
             op,
             status,
@@ -283,6 +281,12 @@ impl Transport {
         }
         headers
     }
+}
+
+/// The wait a `Retry-After` header value asks for. Only the delay-seconds form is read; an
+/// HTTP date or anything else is ignored, and the retry policy's own backoff applies.
+pub fn parse_retry_after(value: &str) -> Option<Duration> {
+    value.trim().parse::<u64>().ok().map(Duration::from_secs)
 }
 
 /// Largest response body read; SWR's biggest pages are far smaller, so anything beyond is
@@ -359,5 +363,20 @@ mod tests {
             Some(Duration::from_secs(2))
         );
         assert_eq!(policy.backoff(0, Some(Duration::from_secs(60))), None);
+    }
+
+    #[test]
+    fn retry_after_reads_delay_seconds_only() {
+        assert_eq!(parse_retry_after(" 7 "), Some(Duration::from_secs(7)));
+        assert_eq!(parse_retry_after("0"), Some(Duration::ZERO));
+        for ignored in [
+            "",
+            "-1",
+            "1.5",
+            "Wed, 21 Oct 2015 07:28:00 GMT",
+            "99999999999999999999",
+        ] {
+            assert_eq!(parse_retry_after(ignored), None, "{ignored:?}");
+        }
     }
 }
