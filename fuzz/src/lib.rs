@@ -40,8 +40,9 @@ pub const DISPLAY_LIMIT: usize = 2 * RAW_BODY_LIMIT + 256;
 /// Error statuses the cloud services really send.
 const STATUSES: [u16; 12] = [400, 401, 403, 404, 409, 413, 422, 429, 500, 502, 503, 504];
 
-/// Keys `parse_error_body` reads a code from, and a message from.
+/// Keys `parse_error_body` reads a code from.
 const CODE_KEYS: [&str; 3] = ["errorCode", "error_code", "code"];
+/// Keys `parse_error_body` reads a message from.
 const MESSAGE_KEYS: [&str; 4] = ["errorMessage", "error_msg", "message", "error_description"];
 
 /// `data` as the body of an error response: parsed, then classified under a status and
