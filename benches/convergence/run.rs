@@ -19,7 +19,7 @@ use super::support::cloud::{self, Admin};
 use super::support::cluster;
 use super::support::fleet::{self, for_each_parallel, Drift, Fleet, Task};
 use super::support::metrics::{apiserver_writes, delta, sum};
-use super::support::operator::{ready_reason, ACCESS_KEY, SECRET_KEY};
+use super::support::operator::{in_sync_now, ACCESS_KEY, SECRET_KEY};
 use super::support::process::OperatorProcess;
 use super::{peer, Args};
 
@@ -258,16 +258,11 @@ impl Bench {
         let started = Instant::now();
         let qps = self.args.qps.to_string();
         let concurrency = self.args.concurrency.to_string();
-        let mut operator = OperatorProcess::start_logging(
-            "info",
+        let mut operator = OperatorProcess::start_in(
             "bench-operator",
-            cluster::kubeconfig(),
+            &self.ns,
             &self.emulator.endpoint_template(),
             &[
-                "--namespace",
-                &self.ns,
-                "--leader-election-namespace",
-                &self.ns,
                 "--concurrency",
                 &concurrency,
                 "--swr-qps",
@@ -319,15 +314,7 @@ impl Bench {
     }
 
     fn ready_count(&self) -> usize {
-        self.rules
-            .state()
-            .iter()
-            .filter(|r| {
-                ready_reason(r).as_deref() == Some("True/InSync")
-                    && r.status.as_ref().and_then(|s| s.observed_generation)
-                        == r.metadata.generation
-            })
-            .count()
+        self.rules.state().iter().filter(|r| in_sync_now(r)).count()
     }
 
     fn all_ready(&self) -> bool {

@@ -18,7 +18,7 @@ use super::schedule::{Fault, Schedule};
 use super::support::cloud::{self, Admin};
 use super::support::cluster;
 use super::support::fleet::{self, Fleet, Task};
-use super::support::operator::{ready_reason, ACCESS_KEY, SECRET_KEY};
+use super::support::operator::{in_sync_now, ready_reason, ACCESS_KEY, SECRET_KEY};
 use super::support::process::OperatorProcess;
 
 /// The rules of every schedule: 8 rules over 4 repositories, 2 of 3 possible targets each.
@@ -157,16 +157,11 @@ impl World {
     fn start_replica(&mut self) {
         self.started += 1;
         let name = format!("replica-{}", self.started);
-        let replica = OperatorProcess::start_logging(
-            "info",
+        let replica = OperatorProcess::start_in(
             &name,
-            cluster::kubeconfig(),
+            &self.ns,
             &self.emulator.endpoint_template(),
             &[
-                "--namespace",
-                &self.ns,
-                "--leader-election-namespace",
-                &self.ns,
                 "--leader-election-lease-duration",
                 "3s",
                 "--leader-election-renew-deadline",
@@ -365,10 +360,7 @@ impl World {
                 out.push(format!("{} is still being deleted", rule.name_any()));
                 continue;
             }
-            let ready = ready_reason(rule).as_deref() == Some("True/InSync")
-                && rule.status.as_ref().and_then(|s| s.observed_generation)
-                    == rule.metadata.generation;
-            if !ready {
+            if !in_sync_now(rule) {
                 let message = rule
                     .status
                     .iter()

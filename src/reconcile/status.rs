@@ -1,7 +1,7 @@
 //! Turning a pass report into the rule's status (kstatus conditions, inventory, summary),
 //! and deciding whether it changed enough to be written.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use super::plan::TaskKey;
 use super::report::{Report, TaskLine};
@@ -155,13 +155,15 @@ pub fn differs(old: Option<&ImageSyncRuleStatus>, new: &ImageSyncRuleStatus) -> 
         }
         s
     };
+    let unknown_before: HashSet<_> = old
+        .tasks
+        .iter()
+        .filter(|t| t.id.is_none())
+        .map(task_key)
+        .collect();
     let mut new = strip(new);
     for task in &mut new.tasks {
-        let unknown_before = old
-            .tasks
-            .iter()
-            .any(|t| t.id.is_none() && task_key(t) == task_key(task));
-        if unknown_before {
+        if unknown_before.contains(&task_key(task)) {
             task.id = None;
         }
     }

@@ -35,7 +35,6 @@ pub struct Env {
     pub client: Client,
     pub ns: String,
     pub emulator: EmulatorHandle,
-    pub http: reqwest::Client,
     pub qps: f64,
     /// Reconciler settings of the next `start_operator`.
     pub reconciler: ReconcilerConfig,
@@ -75,7 +74,6 @@ impl Env {
             client,
             ns,
             emulator,
-            http: reqwest::Client::new(),
             qps: 20.0,
             reconciler: ReconcilerConfig::default(),
             metrics: Arc::default(),
@@ -236,10 +234,8 @@ impl Env {
     pub async fn wait_ready(&self, name: &str, summary: &str) -> ImageSyncRule {
         self.wait_for(name, &format!("{name} Ready with {summary:?}"), |r| {
             r.is_some_and(|r| {
-                ready_reason(r).as_deref() == Some("True/InSync")
+                in_sync_now(r)
                     && r.status.as_ref().and_then(|s| s.summary.as_deref()) == Some(summary)
-                    && r.status.as_ref().and_then(|s| s.observed_generation)
-                        == r.metadata.generation
             })
         })
         .await
@@ -248,34 +244,16 @@ impl Env {
 
     /// GET an admin endpoint of the emulator.
     pub async fn admin(&self, path: &str) -> Value {
-        self.http
-            .get(format!("{}/_admin/{path}", self.emulator.base_url()))
-            .send()
+        super::cloud::Admin::of(&self.emulator)
+            .send(reqwest::Method::GET, path, None)
             .await
-            .expect("emulator admin API answers")
-            .error_for_status()
-            .expect("admin call succeeds")
-            .json()
-            .await
-            .expect("admin JSON")
     }
 
     /// Sends a JSON body to an admin endpoint.
     pub async fn admin_send(&self, method: reqwest::Method, path: &str, body: Value) -> Value {
-        let response = self
-            .http
-            .request(
-                method,
-                format!("{}/_admin/{path}", self.emulator.base_url()),
-            )
-            .json(&body)
-            .send()
+        super::cloud::Admin::of(&self.emulator)
+            .send(method, path, Some(body))
             .await
-            .expect("emulator admin API answers");
-        let status = response.status();
-        let text = response.text().await.unwrap_or_default();
-        assert!(status.is_success(), "admin {path}: {status} {text}");
-        serde_json::from_str(&text).unwrap_or(Value::Null)
     }
 
     /// The emulator's tasks as (region, org, repo, target region, target org, override, syncAuto).
@@ -305,19 +283,10 @@ impl Env {
 
     /// Calls by (operation, status).
     pub async fn calls(&self) -> BTreeMap<(String, u16), u64> {
-        self.admin("calls").await["calls"]
-            .as_array()
-            .expect("calls array")
-            .iter()
-            .map(|c| {
-                (
-                    (
-                        c["operation"].as_str().unwrap().to_string(),
-                        c["status"].as_u64().unwrap() as u16,
-                    ),
-                    c["count"].as_u64().unwrap(),
-                )
-            })
+        let calls = super::cloud::Admin::of(&self.emulator).calls().await;
+        calls
+            .into_iter()
+            .map(|((op, status), n)| ((op, status as u16), n))
             .collect()
     }
 
@@ -346,6 +315,12 @@ pub fn ready_reason(rule: &ImageSyncRule) -> Option<String> {
         .iter()
         .find(|c| c.type_ == "Ready")
         .map(|c| format!("{}/{}", c.status, c.reason))
+}
+
+/// Ready and in sync, with the status written for the rule's current generation.
+pub fn in_sync_now(rule: &ImageSyncRule) -> bool {
+    ready_reason(rule).as_deref() == Some("True/InSync")
+        && rule.status.as_ref().and_then(|s| s.observed_generation) == rule.metadata.generation
 }
 
 /// Both disaster-recovery targets of the embedded emulator config.

@@ -30,8 +30,15 @@ impl OperatorProcess {
         Self::start_logging("debug", name, kubeconfig, endpoint, args)
     }
 
-    /// [`OperatorProcess::start`] logging at `level` (benchmarks log less, as production does).
-    pub fn start_logging(
+    /// An operator for the test cluster's namespace `ns` (its Lease there too), logging at
+    /// info as production does: benchmarks and campaigns, where debug logs would cost.
+    pub fn start_in(name: &str, ns: &str, endpoint: &str, args: &[&str]) -> Self {
+        let scoped = ["--namespace", ns, "--leader-election-namespace", ns];
+        let args: Vec<&str> = scoped.iter().chain(args).copied().collect();
+        Self::start_logging("info", name, super::cluster::kubeconfig(), endpoint, &args)
+    }
+
+    fn start_logging(
         level: &str,
         name: &str,
         kubeconfig: &Path,
