@@ -154,7 +154,8 @@ async fn plan_rule(
         Arc::new(CloudAuth::new(credentials)),
     ));
     let listings = listings.for_account(account_of(rule), false);
-    let (plan, report) = match assess(rule, &swr, cache, &listings, all).await {
+    // One pass over a listing: every rule is a candidate claimant, no index needed.
+    let (plan, report) = match assess(rule, &swr, cache, &listings, |_| all).await {
         Ok(assessed) => assessed,
         Err(problem) => return vec![row("error", String::new(), problem.message)],
     };

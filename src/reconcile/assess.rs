@@ -1,6 +1,7 @@
 //! The front half of a reconcile, shared with `swr-sync-operator plan`: from a rule, its
 //! inventory and SWR's tasks to the plan and report, without changing anything.
 
+use std::borrow::Borrow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
@@ -18,22 +19,26 @@ use crate::api::ImageSyncRule;
 use crate::swr::SwrClient;
 
 /// Steps 3 to 5 for a rule whose spec is valid and whose credentials work: regions →
-/// repositories (the selector's listing) → claims (against `others`, every rule the caller
-/// knows) → observe (through `listings`) → plan.
-pub async fn assess<'a>(
+/// repositories (the selector's listing) → claims (against the rules `claimants` gives for
+/// the rule's tasks: at least every other rule that wants one) → observe (through
+/// `listings`) → plan.
+pub async fn assess<I>(
     rule: &ImageSyncRule,
     swr: &SwrClient,
     region_cache: &RegionCache,
     listings: &Listings<'_>,
-    others: impl IntoIterator<Item = &'a ImageSyncRule>,
-) -> Result<(Plan, Report), Problem> {
+    claimants: impl FnOnce(&BTreeSet<TaskKey>) -> I,
+) -> Result<(Plan, Report), Problem>
+where
+    I: IntoIterator<Item: Borrow<ImageSyncRule>>,
+{
     regions::check(&rule.spec, swr, region_cache).await?;
     let known = inventory(rule.status.as_ref());
     let repositories = select::repositories(&rule.spec, swr).await?;
     let desired = desired_tasks(&rule.spec, &repositories);
     let managed = managed_keys(&known);
     let keys: BTreeSet<TaskKey> = desired.keys().chain(&managed).cloned().collect();
-    let claims = claims(rule, &keys, others);
+    let claims = claims(rule, &keys, claimants(&keys));
     let observation = observe_step(swr, &keys, listings).await?;
     Ok(plan_step(rule, desired, managed, claims, observation))
 }

@@ -1,10 +1,11 @@
 //! Desired tasks of a rule, and which of them other rules claim (one owner per task: the
 //! older rule wins). Pure: works on rules as the controller's cache holds them.
 
+use std::borrow::Borrow;
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet};
 
-use kube::ResourceExt;
+use k8s_openapi::jiff::Timestamp;
 
 use super::plan::{Claim, Settings, TaskKey};
 use super::select::wants;
@@ -41,26 +42,32 @@ pub fn desired_tasks<'a>(
 /// Orders rules by age: creation time, then namespace and name so ties are settled the same
 /// way by every replica.
 fn age_order(a: &ImageSyncRule, b: &ImageSyncRule) -> Ordering {
-    let key = |r: &ImageSyncRule| {
+    // Borrowed, not `ResourceExt`'s owned strings: this runs for every rule in the cache.
+    fn key(r: &ImageSyncRule) -> (Option<Timestamp>, Option<&str>, Option<&str>) {
+        let meta = &r.metadata;
         (
-            r.metadata.creation_timestamp.as_ref().map(|t| t.0),
-            r.namespace(),
-            r.name_any(),
+            meta.creation_timestamp.as_ref().map(|t| t.0),
+            meta.namespace.as_deref(),
+            meta.name.as_deref(),
         )
-    };
+    }
     key(a).cmp(&key(b))
 }
 
 /// Claims of `others` on `keys` (the rule's desired and inventory tasks). A rule never
 /// conflicts with itself (same uid).
-pub fn claims<'a>(
+pub fn claims(
     rule: &ImageSyncRule,
     keys: &BTreeSet<TaskKey>,
-    others: impl IntoIterator<Item = &'a ImageSyncRule>,
+    others: impl IntoIterator<Item = impl Borrow<ImageSyncRule>>,
 ) -> BTreeMap<TaskKey, Claim> {
     let mut out = BTreeMap::new();
+    // Every rule in the cache passes through here on every pass: the cheap tests on the
+    // spec come first, and nothing is allocated for a rule that wants none of the keys.
     for other in others {
-        if other.uid() == rule.uid() {
+        let other = other.borrow();
+        let mut wanted = keys.iter().filter(|key| wants(&other.spec, key)).peekable();
+        if wanted.peek().is_none() || other.metadata.uid == rule.metadata.uid {
             continue;
         }
         let claim = if age_order(other, rule) == Ordering::Less {
@@ -68,7 +75,7 @@ pub fn claims<'a>(
         } else {
             Claim::Newer
         };
-        for key in keys.iter().filter(|key| wants(&other.spec, key)) {
+        for key in wanted {
             // An older claim outweighs a newer one.
             let entry = out.entry(key.clone()).or_insert(claim);
             if claim == Claim::Older {

@@ -1,7 +1,7 @@
 //! What every reconcile shares: Kubernetes client, cloud transport, the rules cache (for
 //! claims), the Events reporter, cached cloud authentication and per-rule backoff.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -9,7 +9,9 @@ use kube::runtime::events::Reporter;
 use kube::runtime::reflector::Store;
 use rand::Rng;
 
+use super::claimants::ClaimantIndex;
 use super::listings::TaskListings;
+use super::plan::TaskKey;
 use super::regions::RegionCache;
 use super::scans::ScanGate;
 use crate::api::ImageSyncRule;
@@ -42,8 +44,10 @@ pub struct Context {
     pub client: kube::Client,
     /// Cloud transport (one rate limit for the whole process).
     pub transport: Arc<Transport>,
-    /// Every rule the controller sees, for claims.
+    /// Every rule the controller sees.
     pub rules: Store<ImageSyncRule>,
+    /// The same rules by the tasks they may want, for claims.
+    pub claimants: Arc<ClaimantIndex>,
     /// Who publishes Events.
     pub reporter: Reporter,
     /// Settings.
@@ -68,6 +72,7 @@ impl Context {
         client: kube::Client,
         transport: Arc<Transport>,
         rules: Store<ImageSyncRule>,
+        claimants: Arc<ClaimantIndex>,
         reporter: Reporter,
         config: ReconcilerConfig,
         metrics: Arc<Metrics>,
@@ -77,6 +82,7 @@ impl Context {
             client,
             transport,
             rules,
+            claimants,
             reporter,
             config,
             metrics,
@@ -86,6 +92,15 @@ impl Context {
             auth: Mutex::default(),
             failures: Mutex::default(),
         }
+    }
+
+    /// The rules in the cache that may claim one of `keys` (see `claims::claims`).
+    pub fn claimants_of(&self, keys: &BTreeSet<TaskKey>) -> Vec<Arc<ImageSyncRule>> {
+        let candidates = self.claimants.candidates(keys);
+        candidates
+            .iter()
+            .filter_map(|r| self.rules.get(r))
+            .collect()
     }
 
     /// SWR and HSS clients for credentials read from `namespace/secret`.

@@ -6,7 +6,7 @@ use std::future::Future;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Arc;
 
-use futures::StreamExt;
+use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::Api;
 use kube::core::PartialObjectMeta;
@@ -16,6 +16,7 @@ use kube::runtime::reflector::{self, ObjectRef};
 use kube::runtime::{watcher, WatchStreamExt};
 use kube::ResourceExt;
 
+use super::claimants::ClaimantIndex;
 use super::context::{Context, ReconcilerConfig};
 use super::pipeline::{error_policy, reconcile};
 use crate::api::spec::RECONCILE_REQUESTED_AT;
@@ -118,9 +119,17 @@ pub async fn run(
         watch = watch.labels(selector);
     }
     let (reader, writer) = reflector::store();
+    let claimants = Arc::new(ClaimantIndex::default());
+    // managedFields is the biggest part of a rule as the API server sends it and nothing
+    // here reads it: dropping it before the cache keeps memory proportional to the specs.
     let trigger = watcher(rules, watch)
         .default_backoff()
+        .modify(|rule| rule.managed_fields_mut().clear())
         .reflect(writer)
+        .inspect_ok({
+            let claimants = claimants.clone();
+            move |event| claimants.apply(event)
+        })
         .applied_objects()
         .predicate_filter(meaningful_change, Default::default());
     let reporter = Reporter {
@@ -131,6 +140,7 @@ pub async fn run(
         client,
         transport,
         reader.clone(),
+        claimants,
         reporter,
         config.reconciler.clone(),
         config.metrics.clone(),

@@ -2,6 +2,7 @@
 
 pub mod apply;
 pub mod assess;
+pub mod claimants;
 pub mod claims;
 pub mod context;
 pub mod controller;

@@ -87,12 +87,14 @@ async fn sync(rule: &ImageSyncRule, ctx: &Context) -> Result<Action, Error> {
         Ok(clients) => clients,
         Err(problem) => return finish(rule, ctx, carried(problem), Some(resync)).await,
     };
-    let rules = ctx.rules.state();
-    let others = rules.iter().map(Arc::as_ref);
     let listings = ctx
         .listings
         .for_account(account_of(rule), reconcile_requested(rule));
-    let (plan, mut report) = match assess(rule, &swr, &ctx.regions, &listings, others).await {
+    let (plan, mut report) = match assess(rule, &swr, &ctx.regions, &listings, |keys| {
+        ctx.claimants_of(keys)
+    })
+    .await
+    {
         Ok(assessed) => assessed,
         Err(problem) => return finish(rule, ctx, carried(problem), Some(resync)).await,
     };
@@ -355,7 +357,7 @@ async fn cleanup(rule: &ImageSyncRule, ctx: &Context) -> Result<Action, Error> {
         Ok(clients) => clients,
         Err(problem) => return cleanup_pending(rule, ctx, known, problem).await,
     };
-    let claims = claims(rule, &managed, ctx.rules.state().iter().map(Arc::as_ref));
+    let claims = claims(rule, &managed, ctx.claimants_of(&managed));
     let listings = ctx.listings.for_account(account_of(rule), false);
     let observation = match observe_step(&swr, &managed, &listings).await {
         Ok(o) => o,
