@@ -120,11 +120,9 @@ pub async fn run(
     }
     let (reader, writer) = reflector::store();
     let claimants = Arc::new(ClaimantIndex::default());
-    // managedFields is the biggest part of a rule as the API server sends it and nothing
-    // here reads it: dropping it before the cache keeps memory proportional to the specs.
     let trigger = watcher(rules, watch)
         .default_backoff()
-        .modify(|rule| rule.managed_fields_mut().clear())
+        .modify(slim)
         .reflect(writer)
         .inspect_ok({
             let claimants = claimants.clone();
@@ -196,6 +194,17 @@ pub async fn run(
     config.metrics.watch_rules(None);
 }
 
+/// Annotation `kubectl apply` keeps a whole copy of the applied object in.
+const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
+
+/// Drops what the operator never reads from a rule before it is cached: managedFields and
+/// kubectl's last applied copy are most of a rule as the API server sends it, and the cache
+/// holds every rule for the life of the process.
+fn slim(rule: &mut ImageSyncRule) {
+    rule.managed_fields_mut().clear();
+    rule.annotations_mut().remove(LAST_APPLIED);
+}
+
 #[cfg(test)]
 mod tests {
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -211,6 +220,33 @@ mod tests {
             ..ObjectMeta::default()
         }
         .into_response_partial()
+    }
+
+    #[test]
+    fn the_cache_keeps_what_reconciles_read_and_drops_copies() {
+        let mut rule: ImageSyncRule = serde_json::from_value(serde_json::json!({
+            "apiVersion": "swrsync.io/v1alpha1",
+            "kind": "ImageSyncRule",
+            "metadata": {
+                "name": "a", "namespace": "ns", "generation": 3,
+                "annotations": {LAST_APPLIED: "{...}", RECONCILE_REQUESTED_AT: "now"},
+                "managedFields": [{"manager": "kubectl", "operation": "Apply"}],
+            },
+            "spec": {
+                "source": {"region": "cn-north-4", "organization": "platform", "repositories": ["nginx"]},
+                "targets": [{"region": "cn-east-3", "organization": "dr"}],
+                "credentialsSecretRef": {"name": "creds"},
+            },
+        }))
+        .unwrap();
+        let spec = rule.spec.clone();
+        slim(&mut rule);
+        assert!(rule.managed_fields().is_empty());
+        assert_eq!(
+            rule.annotations().keys().collect::<Vec<_>>(),
+            [RECONCILE_REQUESTED_AT]
+        );
+        assert_eq!((rule.spec, rule.metadata.generation), (spec, Some(3)));
     }
 
     #[tokio::test]
