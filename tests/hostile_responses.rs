@@ -103,17 +103,21 @@ async fn every_malformed_answer_is_a_classified_error() {
     let cases = [
         (
             "truncated",
-            ErrorClass::Transport,
+            ErrorClass::UnexpectedResponse,
             "unexpected response body",
         ),
         (
             "wrongtypes",
-            ErrorClass::Transport,
+            ErrorClass::UnexpectedResponse,
             "unexpected response body",
         ),
-        ("html", ErrorClass::Transport, "unexpected response body"),
-        ("huge", ErrorClass::Transport, "larger than"),
-        ("hugechunked", ErrorClass::Transport, "larger than"),
+        (
+            "html",
+            ErrorClass::UnexpectedResponse,
+            "unexpected response body",
+        ),
+        ("huge", ErrorClass::UnexpectedResponse, "larger than"),
+        ("hugechunked", ErrorClass::UnexpectedResponse, "larger than"),
         ("badjson500", ErrorClass::Server, "500"),
         ("badjson400", ErrorClass::InvalidRequest, "400"),
     ];

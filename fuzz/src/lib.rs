@@ -106,9 +106,11 @@ fn derive(data: &[u8]) -> (u16, Option<String>) {
     (status, request_id)
 }
 
-/// What `parse_error_body` read from `data`: a code only from JSON, the trimmed text as the
-/// message of anything else, and never an empty string.
+/// What `parse_error_body` read from `data`: a code only from JSON (after a byte-order
+/// mark, if any), the trimmed text as the message of anything else, and never an empty
+/// string.
 pub fn check_error_body(data: &[u8], parsed: &(Option<String>, Option<String>)) {
+    let data = data.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(data);
     let (code, message) = parsed;
     assert!(
         code.as_ref().is_none_or(|c| !c.is_empty()),
@@ -174,8 +176,10 @@ fn found(value: &Value, keys: &[&str], want: &str, depth: u8) -> bool {
         })
 }
 
-/// `parse_retry_after` against a plain reading of delay-seconds: optional `+`, ASCII digits,
-/// surrounding whitespace, and no more than fits in a `u64`.
+/// What `parse_retry_after` read from a header value: delay-seconds as they are (an
+/// optional `+`, surrounding whitespace, no more than fits in a `u64`); an HTTP date as the
+/// wait until then, which is zero once it has passed and can never be more than the date
+/// is away from now; nothing from anything else.
 pub fn check_retry_after(value: &str, parsed: Option<Duration>) {
     let digits = value.trim();
     let digits = digits.strip_prefix('+').unwrap_or(digits);
@@ -186,6 +190,13 @@ pub fn check_retry_after(value: &str, parsed: Option<Duration>) {
                 n.checked_mul(10)?.checked_add(u64::from(b - b'0'))
             })
             .map(Duration::from_secs)
+    } else if let Ok(at) = chrono::DateTime::parse_from_rfc2822(value.trim()) {
+        let most = (at.to_utc() - chrono::Utc::now()).to_std().unwrap_or_default();
+        assert!(
+            parsed.is_some_and(|wait| wait <= most + Duration::from_secs(1)),
+            "Retry-After {value:?}: {parsed:?}, at most {most:?}"
+        );
+        parsed
     } else {
         None
     };
@@ -325,10 +336,10 @@ fn round_trips<T: DeserializeOwned + Serialize + PartialEq + Debug>(response: &C
     }
 }
 
-/// A body that does not decode is a transport failure without HTTP evidence, whose message
-/// says so and names the decoder's complaint.
+/// A body that does not decode is an unexpected response without HTTP evidence, whose
+/// message says so and names the decoder's complaint.
 pub fn check_decode_error(error: &ApiError) {
-    assert_eq!(error.class, ErrorClass::Transport, "{error}");
+    assert_eq!(error.class, ErrorClass::UnexpectedResponse, "{error}");
     assert_eq!(error.operation, OPERATION);
     assert_eq!(error.status, None);
     assert_eq!(error.retry_after, None);
@@ -348,7 +359,7 @@ pub fn check_decode_error(error: &ApiError) {
     assert!(evidence.raw_body.is_empty());
     assert_eq!(
         error.to_string(),
-        format!("{OPERATION}: transport: {}", evidence.message)
+        format!("{OPERATION}: unexpected_response: {}", evidence.message)
     );
     check_display_bounded(error);
 }

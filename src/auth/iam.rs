@@ -61,7 +61,7 @@ pub struct ProjectList {
 fn malformed(operation: &'static str, what: &str) -> ApiError {
     ApiError::without_response(
         operation,
-        ErrorClass::Transport,
+        ErrorClass::UnexpectedResponse,
         format!("IAM answered without {what}"),
     )
 }

@@ -24,8 +24,12 @@ pub enum ErrorClass {
     Server,
     /// No answer within the per-request timeout.
     Timeout,
-    /// Connection-level failure (DNS, refused, reset, TLS, unreadable body).
+    /// Connection-level failure (DNS, refused, reset, TLS, a body cut off).
     Transport,
+    /// An answer that came through but cannot be read: not JSON, the wrong shape, far too
+    /// big. Asking the same server again at once is likely to get the same answer, so the
+    /// transport does not retry it; a later pass may find the service mended.
+    UnexpectedResponse,
 }
 
 impl ErrorClass {
@@ -41,6 +45,7 @@ impl ErrorClass {
             Self::Server => "server_error",
             Self::Timeout => "timeout",
             Self::Transport => "transport",
+            Self::UnexpectedResponse => "unexpected_response",
         }
     }
 
@@ -182,6 +187,7 @@ impl ApiError {
 /// `{"errorCode","errorMessage"}`, `{"error_code","error_msg"}` (API gateway, HSS) and
 /// IAM's `{"error":{"code","message"}}`.
 pub fn parse_error_body(body: &[u8]) -> (Option<String>, Option<String>) {
+    let body = without_bom(body);
     let Ok(value) = serde_json::from_slice::<Value>(body) else {
         let text = String::from_utf8_lossy(body).trim().to_string();
         return (None, (!text.is_empty()).then_some(text));
@@ -207,6 +213,12 @@ pub fn parse_error_body(body: &[u8]) -> (Option<String>, Option<String>) {
         field(&["errorCode", "error_code", "code"]),
         field(&["errorMessage", "error_msg", "message", "error_description"]),
     )
+}
+
+/// `body` without a leading UTF-8 byte-order mark, which some gateways put before JSON and
+/// JSON parsers refuse.
+pub(crate) fn without_bom(body: &[u8]) -> &[u8] {
+    body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body)
 }
 
 #[cfg(test)]
@@ -248,6 +260,11 @@ mod tests {
             ),
             ("", None, None),
         ];
+        let with_bom = "\u{feff}[{\"errorCode\":\"SVCSTG.SWR.4001048\",\"errorMessage\":\"m\"}]";
+        assert_eq!(
+            parse_error_body(with_bom.as_bytes()),
+            (Some("SVCSTG.SWR.4001048".into()), Some("m".into()))
+        );
         for (body, code, message) in table {
             let (c, m) = parse_error_body(body.as_bytes());
             assert_eq!(c.as_deref(), code, "code of {body}");
@@ -273,6 +290,7 @@ mod tests {
             assert_eq!(class.is_retryable(), retryable);
         }
         assert!(ErrorClass::Timeout.is_retryable() && ErrorClass::Transport.is_retryable());
+        assert!(!ErrorClass::UnexpectedResponse.is_retryable());
     }
 
     #[test]

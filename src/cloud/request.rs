@@ -7,7 +7,7 @@ use reqwest::Method;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use super::error::{ApiError, ErrorClass};
+use super::error::{without_bom, ApiError, ErrorClass};
 use crate::auth::credentials::{AccessKey, SecretString};
 
 /// The service a request goes to; picks the endpoint template.
@@ -132,10 +132,10 @@ pub struct CloudResponse {
 impl CloudResponse {
     /// Decodes the JSON body.
     pub fn json<T: DeserializeOwned>(&self) -> Result<T, ApiError> {
-        serde_json::from_slice(&self.body).map_err(|e| {
+        serde_json::from_slice(without_bom(&self.body)).map_err(|e| {
             ApiError::without_response(
                 self.operation,
-                ErrorClass::Transport,
+                ErrorClass::UnexpectedResponse,
                 format!("unexpected response body: {e}"),
             )
         })

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use rand::Rng;
 
 use super::endpoint::Endpoints;
@@ -283,10 +283,20 @@ impl Transport {
     }
 }
 
-/// The wait a `Retry-After` header value asks for. Only the delay-seconds form is read; an
-/// HTTP date or anything else is ignored, and the retry policy's own backoff applies.
+/// The wait a `Retry-After` header value asks for: delay-seconds, or an HTTP date (the wait
+/// until then; none if it has passed). Anything else is ignored, and the retry policy's own
+/// backoff applies.
 pub fn parse_retry_after(value: &str) -> Option<Duration> {
-    value.trim().parse::<u64>().ok().map(Duration::from_secs)
+    retry_after_at(value, Utc::now())
+}
+
+fn retry_after_at(value: &str, now: DateTime<Utc>) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let at = DateTime::parse_from_rfc2822(value).ok()?;
+    Some((at.to_utc() - now).to_std().unwrap_or(Duration::ZERO))
 }
 
 /// Largest response body read; SWR's biggest pages are far smaller, so anything beyond is
@@ -301,7 +311,7 @@ async fn read_body(
     let too_big = || {
         ApiError::without_response(
             operation,
-            ErrorClass::Transport,
+            ErrorClass::UnexpectedResponse,
             format!("response body larger than {MAX_RESPONSE_BYTES} bytes"),
         )
     };
@@ -366,16 +376,15 @@ mod tests {
     }
 
     #[test]
-    fn retry_after_reads_delay_seconds_only() {
+    fn retry_after_reads_delay_seconds_and_http_dates() {
         assert_eq!(parse_retry_after(" 7 "), Some(Duration::from_secs(7)));
         assert_eq!(parse_retry_after("0"), Some(Duration::ZERO));
-        for ignored in [
-            "",
-            "-1",
-            "1.5",
-            "Wed, 21 Oct 2015 07:28:00 GMT",
-            "99999999999999999999",
-        ] {
+        let now: DateTime<Utc> = "2015-10-21T07:27:50Z".parse().unwrap();
+        let date = "Wed, 21 Oct 2015 07:28:00 GMT";
+        assert_eq!(retry_after_at(date, now), Some(Duration::from_secs(10)));
+        let passed = "Wed, 21 Oct 2015 07:27:00 GMT";
+        assert_eq!(retry_after_at(passed, now), Some(Duration::ZERO));
+        for ignored in ["", "-1", "1.5", "soon", "99999999999999999999"] {
             assert_eq!(parse_retry_after(ignored), None, "{ignored:?}");
         }
     }

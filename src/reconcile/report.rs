@@ -39,7 +39,9 @@ impl Problem {
         let (reason, retryable) = match error.class {
             C::Unauthorized | C::Forbidden => (reason::AUTH_FAILED, false),
             C::Throttled => (reason::THROTTLED, true),
-            C::Server | C::Timeout | C::Transport => (reason::API_ERROR, true),
+            C::Server | C::Timeout | C::Transport | C::UnexpectedResponse => {
+                (reason::API_ERROR, true)
+            }
             C::NotFound => (reason::SOURCE_NOT_FOUND, false),
             C::InvalidRequest | C::Conflict => (reason::API_ERROR, false),
         };
