@@ -191,7 +191,9 @@ pub fn check_retry_after(value: &str, parsed: Option<Duration>) {
             })
             .map(Duration::from_secs)
     } else if let Ok(at) = chrono::DateTime::parse_from_rfc2822(value.trim()) {
-        let most = (at.to_utc() - chrono::Utc::now()).to_std().unwrap_or_default();
+        let most = (at.to_utc() - chrono::Utc::now())
+            .to_std()
+            .unwrap_or_default();
         assert!(
             parsed.is_some_and(|wait| wait <= most + Duration::from_secs(1)),
             "Retry-After {value:?}: {parsed:?}, at most {most:?}"

@@ -38,17 +38,6 @@ struct Slots {
 }
 
 impl ClaimantIndex {
-    /// An index of `rules` (for one-shot callers that have a list, not a watch).
-    pub fn of<'a>(rules: impl IntoIterator<Item = &'a ImageSyncRule>) -> Self {
-        let mut slots = Slots::default();
-        for rule in rules {
-            slots.insert(rule);
-        }
-        Self {
-            inner: RwLock::new(slots),
-        }
-    }
-
     /// Applies a watch event on the rules, as the reflector applies it to the cache.
     pub fn apply(&self, event: &Event<ImageSyncRule>) {
         let mut slots = self.inner.write().expect("claimant index lock");
@@ -203,7 +192,10 @@ mod tests {
         let a = listed("a", &["nginx", "redis"], "dr");
         let b = listed("b", &["nginx"], "other-dr");
         let c = selecting("c", "team/*");
-        let index = ClaimantIndex::of([&a, &b, &c]);
+        let index = ClaimantIndex::default();
+        for rule in [a.clone(), b.clone(), c] {
+            index.apply(&Event::Apply(rule));
+        }
         let nginx_to_dr = keys_of(&a, &["nginx"]);
         // b sends nginx elsewhere; c's selector may cover nginx (claims decides).
         assert_eq!(
