@@ -42,7 +42,7 @@ pub fn desired_tasks<'a>(
 /// Orders rules by age: creation time, then namespace and name so ties are settled the same
 /// way by every replica.
 fn age_order(a: &ImageSyncRule, b: &ImageSyncRule) -> Ordering {
-    // Borrowed, not `ResourceExt`'s owned strings: this runs for every rule in the cache.
+    // Borrowed, not `ResourceExt`'s owned strings: this runs for every candidate.
     fn key(r: &ImageSyncRule) -> (Option<Timestamp>, Option<&str>, Option<&str>) {
         let meta = &r.metadata;
         (
@@ -54,7 +54,8 @@ fn age_order(a: &ImageSyncRule, b: &ImageSyncRule) -> Ordering {
     key(a).cmp(&key(b))
 }
 
-/// Claims of `others` on `keys` (the rule's desired and inventory tasks). A rule never
+/// Claims of `others` on `keys` (the rule's desired and inventory tasks). `others` may hold
+/// rules that want none of them (the index's candidates, or every rule); a rule never
 /// conflicts with itself (same uid).
 pub fn claims(
     rule: &ImageSyncRule,
@@ -62,8 +63,8 @@ pub fn claims(
     others: impl IntoIterator<Item = impl Borrow<ImageSyncRule>>,
 ) -> BTreeMap<TaskKey, Claim> {
     let mut out = BTreeMap::new();
-    // Every rule in the cache passes through here on every pass: the cheap tests on the
-    // spec come first, and nothing is allocated for a rule that wants none of the keys.
+    // The cheap tests on the spec come first: nothing is allocated for a rule that wants
+    // none of the keys.
     for other in others {
         let other = other.borrow();
         let mut wanted = keys.iter().filter(|key| wants(&other.spec, key)).peekable();

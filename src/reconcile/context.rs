@@ -1,5 +1,5 @@
-//! What every reconcile shares: Kubernetes client, cloud transport, the rules cache (for
-//! claims), the Events reporter, cached cloud authentication and per-rule backoff.
+//! What every reconcile shares: Kubernetes client, cloud transport, the rules cache and its
+//! index for claims, the Events reporter, cached cloud authentication and per-rule backoff.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
