@@ -10,11 +10,22 @@ use std::time::{Duration, Instant};
 
 type Slot<V> = Arc<tokio::sync::Mutex<Option<(Instant, V)>>>;
 
+/// Fewest slots worth sweeping for.
+const SWEEP_FLOOR: usize = 64;
+
 /// Values per key, trusted for `ttl` after they were fetched.
 #[derive(Debug)]
 pub struct TtlCache<K, V> {
     ttl: Duration,
-    slots: Mutex<HashMap<K, Slot<V>>>,
+    slots: Mutex<Slots<K, V>>,
+}
+
+#[derive(Debug)]
+struct Slots<K, V> {
+    map: HashMap<K, Slot<V>>,
+    /// The size at which stale slots are next swept out: twice what was left after the last
+    /// sweep, so sweeping costs O(1) per new key and keys that went away do not pile up.
+    sweep_at: usize,
 }
 
 impl<K: Eq + Hash + Clone, V: Clone> TtlCache<K, V> {
@@ -22,13 +33,28 @@ impl<K: Eq + Hash + Clone, V: Clone> TtlCache<K, V> {
     pub fn new(ttl: Duration) -> Self {
         Self {
             ttl,
-            slots: Mutex::default(),
+            slots: Mutex::new(Slots {
+                map: HashMap::new(),
+                sweep_at: SWEEP_FLOOR,
+            }),
         }
     }
 
     fn slot(&self, key: &K) -> Slot<V> {
         let mut slots = self.slots.lock().expect("cache lock");
-        slots.entry(key.clone()).or_default().clone()
+        if slots.map.len() >= slots.sweep_at {
+            let ttl = self.ttl;
+            // A slot only the map holds is in nobody's hands (slots are handed out under
+            // this lock), so dropping it when empty or stale loses nothing.
+            slots.map.retain(|_, slot| {
+                Arc::strong_count(slot) > 1
+                    || slot.try_lock().map_or(true, |entry| {
+                        entry.as_ref().is_some_and(|(at, _)| at.elapsed() < ttl)
+                    })
+            });
+            slots.sweep_at = (slots.map.len() * 2).max(SWEEP_FLOOR);
+        }
+        slots.map.entry(key.clone()).or_default().clone()
     }
 
     /// The cached value of `key` if it is fresh, else `fetch`'s (cached on success). With
@@ -101,6 +127,27 @@ mod tests {
         cache.forget(&"k").await;
         assert_eq!(cache.get_or_fetch(&"k", false, fetch).await, Ok(7));
         assert_eq!(fetches.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test]
+    async fn keys_that_go_stale_are_swept_out() {
+        let cache: TtlCache<u32, u32> = TtlCache::new(Duration::ZERO);
+        for key in 0..1000 {
+            let value = cache.get_or_fetch(&key, false, || async { Ok::<_, ()>(key) });
+            assert_eq!(value.await, Ok(key));
+        }
+        let kept = cache.slots.lock().unwrap().map.len();
+        assert!(kept <= SWEEP_FLOOR, "{kept} slots kept");
+
+        // Fresh values survive a sweep.
+        let cache: TtlCache<u32, u32> = TtlCache::new(Duration::from_secs(60));
+        for key in 0..200 {
+            cache
+                .get_or_fetch(&key, false, || async { Ok::<_, ()>(key) })
+                .await
+                .unwrap();
+        }
+        assert_eq!(cache.slots.lock().unwrap().map.len(), 200);
     }
 
     #[tokio::test]
