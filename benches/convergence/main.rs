@@ -42,6 +42,10 @@ pub struct Args {
     /// The operator's `--concurrency`.
     #[arg(long, default_value_t = 8)]
     pub concurrency: usize,
+    /// The operator binary to measure (default: this build's), e.g. the image's musl build
+    /// from `cargo build --release --target x86_64-unknown-linux-musl`.
+    #[arg(long)]
+    pub operator_bin: Option<PathBuf>,
     /// Skip the Python SDK script peer.
     #[arg(long)]
     pub no_script: bool,
@@ -63,6 +67,7 @@ impl Args {
             latency_ms: 5,
             qps: 200.0,
             concurrency: 4,
+            operator_bin: None,
             no_script: false,
             json: None,
             bench: false,

@@ -2,10 +2,12 @@
 //! run's checks.
 
 use std::fmt::Write as _;
+use std::path::Path;
 
 use serde_json::{json, Value};
 
 use super::run::{Measured, Results, Scenario};
+use super::support::process::BINARY;
 use super::Args;
 
 const SCENARIOS: [Scenario; 3] = [Scenario::Cold, Scenario::Drift, Scenario::NoOp];
@@ -51,6 +53,12 @@ fn ops(m: &Measured) -> String {
         .join(" ")
 }
 
+/// The operator binary measured.
+fn operator_binary(args: &Args) -> String {
+    let binary = args.operator_bin.as_deref().unwrap_or(Path::new(BINARY));
+    binary.display().to_string()
+}
+
 /// The human-readable report.
 pub fn table(args: &Args, results: &Results) -> String {
     let mut out = String::new();
@@ -62,6 +70,7 @@ pub fn table(args: &Args, results: &Results) -> String {
         args.rules, args.repos, args.targets, args.latency_ms, args.qps, args.concurrency
     )
     .unwrap();
+    writeln!(w, "operator binary {}", operator_binary(args)).unwrap();
     for scenario in SCENARIOS {
         let l = results.lower_bound[&scenario];
         let limit = l as f64 / args.qps;
@@ -177,7 +186,7 @@ pub fn json(args: &Args, results: &Results) -> Value {
         "machine": machine(),
         "rules": args.rules, "repositories": args.repos, "targets": args.targets,
         "latencyMs": args.latency_ms, "qpsCap": args.qps, "concurrency": args.concurrency,
-        "scenarios": scenarios,
+        "operatorBinary": operator_binary(args), "scenarios": scenarios,
     })
 }
 

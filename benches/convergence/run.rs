@@ -2,6 +2,7 @@
 //! script peer's on a reset emulator, each measured against the same expected tasks.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
@@ -20,7 +21,7 @@ use super::support::cluster;
 use super::support::fleet::{self, for_each_parallel, Drift, Fleet, Task};
 use super::support::metrics::{apiserver_writes, delta, sum};
 use super::support::operator::{in_sync_now, ACCESS_KEY, SECRET_KEY};
-use super::support::process::OperatorProcess;
+use super::support::process::{OperatorProcess, BINARY};
 use super::{peer, Args};
 
 /// A scenario of the benchmark.
@@ -258,7 +259,9 @@ impl Bench {
         let started = Instant::now();
         let qps = self.args.qps.to_string();
         let concurrency = self.args.concurrency.to_string();
+        let binary = self.args.operator_bin.as_deref();
         let mut operator = OperatorProcess::start_in(
+            binary.unwrap_or(Path::new(BINARY)),
             "bench-operator",
             &self.ns,
             &self.emulator.endpoint_template(),

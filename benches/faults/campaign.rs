@@ -19,7 +19,7 @@ use super::support::cloud::{self, Admin};
 use super::support::cluster;
 use super::support::fleet::{self, Fleet, Task};
 use super::support::operator::{in_sync_now, ready_reason, ACCESS_KEY, SECRET_KEY};
-use super::support::process::OperatorProcess;
+use super::support::process::{OperatorProcess, BINARY};
 
 /// The rules of every schedule: 8 rules over 4 repositories, 2 of 3 possible targets each.
 pub const FLEET: Fleet = Fleet {
@@ -158,6 +158,7 @@ impl World {
         self.started += 1;
         let name = format!("replica-{}", self.started);
         let replica = OperatorProcess::start_in(
+            Path::new(BINARY),
             &name,
             &self.ns,
             &self.emulator.endpoint_template(),

@@ -6,6 +6,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// The operator binary this build made.
+pub const BINARY: &str = env!("CARGO_BIN_EXE_swr-sync-operator");
+
 /// A running `swr-sync-operator run`.
 pub struct OperatorProcess {
     /// Identity in the Lease (`POD_NAME`).
@@ -27,18 +30,22 @@ impl OperatorProcess {
     /// Starts `run` with the cluster credentials in `kubeconfig`, the emulator at
     /// `endpoint` for every cloud service, and `args` (namespaces, lease timing...).
     pub fn start(name: &str, kubeconfig: &Path, endpoint: &str, args: &[&str]) -> Self {
-        Self::start_logging("debug", name, kubeconfig, endpoint, args)
+        let binary = Path::new(BINARY);
+        Self::start_logging(binary, "debug", name, kubeconfig, endpoint, args)
     }
 
-    /// An operator for the test cluster's namespace `ns` (its Lease there too), logging at
-    /// info as production does: benchmarks and campaigns, where debug logs would cost.
-    pub fn start_in(name: &str, ns: &str, endpoint: &str, args: &[&str]) -> Self {
+    /// `binary` (normally [`BINARY`]) for the test cluster's namespace `ns` (its Lease there
+    /// too), logging at info as production does: benchmarks and campaigns, where debug logs
+    /// would cost.
+    pub fn start_in(binary: &Path, name: &str, ns: &str, endpoint: &str, args: &[&str]) -> Self {
         let scoped = ["--namespace", ns, "--leader-election-namespace", ns];
         let args: Vec<&str> = scoped.iter().chain(args).copied().collect();
-        Self::start_logging("info", name, super::cluster::kubeconfig(), endpoint, &args)
+        let kubeconfig = super::cluster::kubeconfig();
+        Self::start_logging(binary, "info", name, kubeconfig, endpoint, &args)
     }
 
     fn start_logging(
+        binary: &Path,
         level: &str,
         name: &str,
         kubeconfig: &Path,
@@ -49,7 +56,7 @@ impl OperatorProcess {
         let log =
             std::env::temp_dir().join(format!("swr-sync-{name}-{}-{port}.log", std::process::id()));
         let file = std::fs::File::create(&log).expect("creating the log file");
-        let child = Command::new(env!("CARGO_BIN_EXE_swr-sync-operator"))
+        let child = Command::new(binary)
             .args(["--log-format", "json", "--log-level", level, "run"])
             .args(["--swr-endpoint", endpoint, "--hss-endpoint", endpoint])
             .args(["--iam-endpoint", endpoint])
