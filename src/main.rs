@@ -3,7 +3,7 @@
 use clap::Parser;
 
 /// The image's static musl build allocates with mimalloc: with musl's own allocator the
-/// operator spent 2.5 x the CPU and took 2.2 x as long over a drift pass at 10k rules.
+/// operator spent 2.2 x the CPU and took 2.1 x as long over a drift pass at 10k rules.
 #[cfg(target_env = "musl")]
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
