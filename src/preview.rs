@@ -178,6 +178,8 @@ async fn plan_rule(
             TaskState::Retained => "retain",
             TaskState::Conflict => "conflict",
             TaskState::Failed => "blocked",
+            TaskState::External => "external",
+            TaskState::Releasing => "release",
         };
         rows.push(row(
             action,

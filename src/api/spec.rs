@@ -65,6 +65,9 @@ pub struct ImageSyncRuleSpec {
     /// Whether tags already in the source are copied when a task is created.
     #[serde(default)]
     pub existing_images: ExistingImages,
+    /// What to do with a wanted task that already exists but was not made by the operator.
+    #[serde(default)]
+    pub existing_tasks: ExistingTasks,
     /// Ask HSS in each target region to refresh its image list after new tasks.
     #[serde(default)]
     pub security_scan: SecurityScan,
@@ -162,6 +165,18 @@ pub enum ExistingImages {
     Ignore,
     /// Also copy the source's current tags (`sync_images`) when a task is created.
     SyncOnCreate,
+}
+
+/// Wanted tasks that exist in SWR but were made outside the operator (console, Terraform,
+/// scripts, a deleted rule with `deletionPolicy: Orphan`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum ExistingTasks {
+    /// Leave them alone: reported as `External`, never replaced or deleted.
+    #[default]
+    Ignore,
+    /// Take them into the rule's inventory: replaced when their settings differ, deleted
+    /// with the rule (`deletionPolicy: Delete`) or by `prune`.
+    Adopt,
 }
 
 /// HSS image list refresh after new tasks.

@@ -38,6 +38,9 @@ pub mod reason {
     pub const SUSPENDED: &str = "Suspended";
     /// The rule is being deleted and its tasks removed.
     pub const DELETING: &str = "Deleting";
+    /// A task the rule wants exists outside the operator with other settings (and the rule
+    /// does not adopt such tasks).
+    pub const EXTERNAL_TASK: &str = "ExternalTask";
 }
 
 /// Condition status values.
@@ -113,6 +116,9 @@ pub struct ImageCopy {
     pub failed: u32,
     /// Tags still waiting or running.
     pub pending: u32,
+    /// When the copy was requested (RFC 3339); a copy still pending long after is Failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requested_at: Option<String>,
     /// Detail: failed tags, or why the copy could not be requested.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
@@ -178,10 +184,42 @@ pub enum TaskState {
     Pending,
     /// The last attempt failed; retried.
     Failed,
-    /// An older rule manages it; this rule leaves it alone.
+    /// Another rule manages it (or wants it and goes first); this rule leaves it alone.
     Conflict,
     /// No longer wanted but kept, because `prune` is off.
     Retained,
+    /// Made outside the operator and not adopted: left alone, never deleted by this rule.
+    /// With a message when its settings differ from the rule's.
+    External,
+    /// Owned, no longer wanted by this rule, and wanted by another rule (`otherRule`): kept
+    /// until that rule has taken it over.
+    Releasing,
+}
+
+/// How a task came into a rule's hands. Only owned tasks are ever changed or deleted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+pub enum Ownership {
+    /// The rule created it (recorded before the create call).
+    Created,
+    /// It existed outside the operator and the rule adopted it (`existingTasks: Adopt`).
+    Adopted,
+    /// Another rule that owned it released it to this one.
+    HandedOver,
+}
+
+/// Another `ImageSyncRule`, by namespace and name.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+pub struct RuleName {
+    /// Namespace.
+    pub namespace: String,
+    /// Name.
+    pub name: String,
+}
+
+impl std::fmt::Display for RuleName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.namespace, self.name)
+    }
 }
 
 /// One (repository, target) task.
@@ -208,6 +246,13 @@ pub struct TaskStatus {
     /// SWR's task id, once known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<i64>,
+    /// Whose it is, for tasks this rule owns (absent for `Conflict` and `External` tasks;
+    /// statuses written before ownership was recorded mean `Created`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ownership: Option<Ownership>,
+    /// The other rule: who holds a `Conflict` task, who takes over a `Releasing` one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub other_rule: Option<RuleName>,
     /// Why it is not in sync.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,

@@ -119,6 +119,7 @@ async fn start(
             succeeded: 0,
             failed: 0,
             pending: 0,
+            requested_at: None,
             message: None,
         };
         match &tags_of[&repo] {
@@ -260,6 +261,7 @@ mod tests {
             succeeded: 0,
             failed: 0,
             pending: 3,
+            requested_at: None,
             message: None,
         }
     }

@@ -106,6 +106,8 @@ fn task_status(key: &TaskKey, line: &TaskLine) -> TaskStatus {
         sync_auto: line.settings.sync_auto,
         state: line.state,
         id: line.id,
+        ownership: None,
+        other_rule: None,
         message: line.message.clone(),
     }
 }
