@@ -21,6 +21,7 @@ use crate::auth::{CloudAuth, Credentials};
 use crate::cli::CloudArgs;
 use crate::cloud::{CloudClient, Transport};
 use crate::reconcile::assess::{assess, validate};
+use crate::reconcile::ledger::Ledger;
 use crate::reconcile::listings::{account_of, TaskListings};
 use crate::reconcile::plan::Action;
 use crate::reconcile::regions::RegionCache;
@@ -98,16 +99,22 @@ pub async fn run(args: PlanArgs) -> anyhow::Result<i32> {
         Some(path) => Some(credentials_file(path)?),
         None => None,
     };
-    let cache = RegionCache::default();
-    // One run is one snapshot: a repository's listing serves every rule that needs it.
-    let listings = TaskListings::new(Duration::from_secs(3600));
+    let snapshot = Snapshot {
+        regions: RegionCache::default(),
+        listings: TaskListings::new(Duration::from_secs(3600)),
+        ledger: Ledger::default(),
+    };
     let mut rows = Vec::new();
+    // Oldest first: of two rules that want the same free task, the older takes it here, as
+    // it would when both are applied in that order.
+    let mut rules = rules;
+    rules.sort_by_key(|r| r.metadata.creation_timestamp.as_ref().map(|t| t.0));
     for rule in &rules {
         let credentials = match &shared {
             Some(c) => Ok(c.clone()),
             None => cluster_credentials(cluster.as_ref(), rule).await,
         };
-        rows.extend(plan_rule(rule, &universe, credentials, &transport, &cache, &listings).await);
+        rows.extend(plan_rule(rule, &universe, credentials, &transport, &snapshot).await);
     }
     match args.output {
         Output::Table => print!("{}", table(&rows)),
@@ -122,14 +129,21 @@ pub async fn run(args: PlanArgs) -> anyhow::Result<i32> {
     })
 }
 
+/// What one run shares between its rules: it is one snapshot, so a repository's listing
+/// serves every rule that needs it, and a task one rule takes is not free for the next.
+struct Snapshot {
+    regions: RegionCache,
+    listings: TaskListings,
+    ledger: Ledger,
+}
+
 /// The rows of one rule.
 async fn plan_rule(
     rule: &ImageSyncRule,
     all: &[ImageSyncRule],
     credentials: Result<Credentials, String>,
     transport: &Arc<Transport>,
-    cache: &RegionCache,
-    listings: &TaskListings,
+    snapshot: &Snapshot,
 ) -> Vec<Row> {
     let row = |action: &str, task: String, note: String| Row {
         namespace: rule.namespace().unwrap_or_default(),
@@ -153,9 +167,19 @@ async fn plan_rule(
         transport.clone(),
         Arc::new(CloudAuth::new(credentials)),
     ));
-    let listings = listings.for_account(account_of(rule), false);
+    let listings = snapshot.listings.for_account(account_of(rule), false);
     // One pass over a listing: every rule is a candidate claimant, no index needed.
-    let (plan, report) = match assess(rule, &swr, cache, &listings, |_| all).await {
+    let candidates = |_: &_| all.iter().collect::<Vec<_>>();
+    let assessed = assess(
+        rule,
+        &swr,
+        &snapshot.regions,
+        &listings,
+        candidates,
+        &snapshot.ledger,
+    )
+    .await;
+    let (plan, report) = match assessed {
         Ok(assessed) => assessed,
         Err(problem) => return vec![row("error", String::new(), problem.message)],
     };

@@ -208,7 +208,9 @@ pub enum Ownership {
 }
 
 /// Another `ImageSyncRule`, by namespace and name.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 pub struct RuleName {
     /// Namespace.
     pub namespace: String,

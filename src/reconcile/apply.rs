@@ -57,15 +57,8 @@ pub async fn apply(
                 changes.push((Change::Deleted, key.clone(), settings));
             }
             Ok((change, settings, id)) => {
-                report.tasks.insert(
-                    key.clone(),
-                    TaskLine {
-                        settings,
-                        state: TaskState::InSync,
-                        id,
-                        message: None,
-                    },
-                );
+                let line = TaskLine::new(settings, TaskState::InSync, id, Some(action.ownership()));
+                report.tasks.insert(key.clone(), line);
                 report.changes += 1;
                 changes.push((change, key.clone(), settings));
             }

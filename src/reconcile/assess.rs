@@ -1,46 +1,72 @@
-//! The front half of a reconcile, shared with `swr-sync-operator plan`: from a rule, its
-//! inventory and SWR's tasks to the plan and report, without changing anything.
+//! The front half of a reconcile, shared with `swr-sync-operator plan`: from a rule, the
+//! tasks it owns and SWR's tasks to the plan and report, without changing anything in SWR.
 
 use std::borrow::Borrow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use super::claims::{claims, desired_tasks};
+use super::claims::{claims, desired_tasks, Others};
+use super::ledger::Ledger;
 use super::listings::Listings;
 use super::observe::{observe, source_repo, Observation};
 use super::plan::{plan, Claim, Plan, PlanInput, Settings, TaskKey};
 use super::regions::{self, RegionCache};
 use super::report::{Problem, Report, TaskLine};
 use super::select;
-use super::status::inventory;
-use crate::api::status::{reason, TaskState};
+use super::standing::name_of;
+use super::status::owned;
+use crate::api::spec::ExistingTasks;
+use crate::api::status::{reason, RuleName, TaskState};
 use crate::api::validate::{problems, resync_interval};
 use crate::api::ImageSyncRule;
 use crate::swr::SwrClient;
 
-/// Steps 3 to 5 for a rule whose spec is valid and whose credentials work: regions →
-/// repositories (the selector's listing) → claims (against the rules `claimants` gives for
-/// the rule's tasks: at least every other rule that wants one) → observe (through
-/// `listings`) → plan.
-pub async fn assess<I>(
+/// Steps 3 to 6 for a rule whose spec is valid and whose credentials work: regions →
+/// repositories (the selector's listing) → claims (against the rules `candidates` gives for
+/// the rule's tasks: at least every other rule that wants or owns one) → observe (through
+/// `listings`) → plan → acquire (in `ledger`) the tasks the plan takes.
+pub async fn assess<R: Borrow<ImageSyncRule>>(
     rule: &ImageSyncRule,
     swr: &SwrClient,
     region_cache: &RegionCache,
     listings: &Listings<'_>,
-    claimants: impl FnOnce(&BTreeSet<TaskKey>) -> I,
-) -> Result<(Plan, Report), Problem>
-where
-    I: IntoIterator<Item: Borrow<ImageSyncRule>>,
-{
-    regions::check(&rule.spec, swr, region_cache).await?;
-    let known = inventory(rule.status.as_ref());
-    let repositories = select::repositories(&rule.spec, swr).await?;
-    let desired = desired_tasks(&rule.spec, &repositories);
-    let managed = managed_keys(&known);
-    let keys: BTreeSet<TaskKey> = desired.keys().chain(&managed).cloned().collect();
-    let claims = claims(rule, &keys, claimants(&keys));
+    candidates: impl FnOnce(&BTreeSet<TaskKey>) -> Vec<R>,
+    ledger: &Ledger,
+) -> Result<(Plan, Report), Problem> {
+    let skipped_check = regions::check(&rule.spec, swr, region_cache).await?;
+    let owns = owned(rule.status.as_ref());
+    let owned_repos = owns.keys().map(|k| k.repository.clone()).collect();
+    let selection = select::repositories(&rule.spec, swr, &owned_repos).await?;
+    let desired = desired_tasks(&rule.spec, &selection);
+    let desired_keys: BTreeSet<TaskKey> = desired.keys().cloned().collect();
+    let keys: BTreeSet<TaskKey> = desired_keys.iter().chain(owns.keys()).cloned().collect();
+    let rules = candidates(&keys);
+    let others = Others {
+        rules: &rules,
+        ledger,
+    };
+    let claims = claims(rule, &desired_keys, &owns, &others);
+    let givers = claims.values().filter_map(|c| match c {
+        Claim::HandedOver(giver) => Some(giver.clone()),
+        _ => None,
+    });
+    let givers: BTreeSet<RuleName> = givers.collect();
     let observation = observe_step(swr, &keys, listings).await?;
-    Ok(plan_step(rule, desired, managed, claims, observation))
+    let input = PlanInput {
+        desired,
+        observed: observation.tasks.clone(),
+        owned: owns
+            .iter()
+            .filter_map(|(k, l)| Some((k.clone(), l.ownership?)))
+            .collect(),
+        claims,
+        prune: rule.spec.prune,
+        adopt: rule.spec.existing_tasks == ExistingTasks::Adopt,
+    };
+    let (plan, mut report) = plan_step(rule, input, &observation, ledger);
+    report.warnings.extend(skipped_check);
+    report.handed_over_from = givers;
+    Ok((plan, report))
 }
 
 /// Step 1: the checks the schema could not make. Returns the resync interval.
@@ -54,16 +80,7 @@ pub fn validate(rule: &ImageSyncRule) -> Result<Duration, Problem> {
         .map_err(|e| Problem::stalled(reason::INVALID_SPEC, e))
 }
 
-/// Inventory tasks this rule manages (a conflict entry is another rule's task).
-pub fn managed_keys(known: &BTreeMap<TaskKey, TaskLine>) -> BTreeSet<TaskKey> {
-    known
-        .iter()
-        .filter(|(_, line)| line.state != TaskState::Conflict)
-        .map(|(key, _)| key.clone())
-        .collect()
-}
-
-/// Step 4: list the tasks of every repository the rule wants or manages.
+/// Step 4: list the tasks of every repository the rule wants or owns.
 pub async fn observe_step(
     swr: &SwrClient,
     keys: &BTreeSet<TaskKey>,
@@ -75,46 +92,44 @@ pub async fn observe_step(
         .map_err(|e| Problem::from_api(e.api(), e.to_string()))
 }
 
-/// Step 5: plan. Desired tasks of repositories SWR does not have are reported, not planned.
+/// Steps 5 and 6: plan, then acquire what the plan takes; a task another rule acquired
+/// first is left to it. A wanted repository that SWR does not have is reported (when the
+/// spec lists it by name) or dropped (when only the selector or the inventory named it: it
+/// is gone, and its tasks with it).
 pub fn plan_step(
     rule: &ImageSyncRule,
-    desired: BTreeMap<TaskKey, Settings>,
-    managed: BTreeSet<TaskKey>,
-    claims: BTreeMap<TaskKey, Claim>,
-    observation: Observation,
+    mut input: PlanInput,
+    observation: &Observation,
+    ledger: &Ledger,
 ) -> (Plan, Report) {
-    let total = desired.len();
-    let (unplannable, desired): (BTreeMap<_, _>, BTreeMap<_, _>) = desired
-        .into_iter()
-        .partition(|(key, _)| source_repo(key).is_some_and(|r| observation.missing.contains(&r)));
-    let plan = plan(&PlanInput {
-        desired,
-        observed: observation.tasks,
-        inventory: managed,
-        claims,
-        prune: rule.spec.prune,
-    });
-    let mut report = Report::from_plan(&plan, total);
-    // Only wanted repositories count as missing: one that vanished while only the inventory
-    // still named it just takes its tasks with it.
-    let missing: BTreeSet<String> = unplannable
-        .keys()
-        .filter_map(source_repo)
-        .map(|r| r.to_string())
+    let gone = |key: &TaskKey| source_repo(key).is_some_and(|r| observation.missing.contains(&r));
+    let named = |key: &TaskKey| rule.spec.source.repositories.contains(&key.repository);
+    let unplannable: BTreeMap<TaskKey, Settings> = input
+        .desired
+        .iter()
+        .filter(|(key, _)| gone(key) && named(key))
+        .map(|(k, s)| (k.clone(), *s))
         .collect();
-    for (key, settings) in unplannable {
-        report.tasks.insert(
-            key,
-            TaskLine {
-                settings,
-                state: TaskState::Failed,
-                id: None,
-                message: Some("source repository not found".into()),
-            },
-        );
+    input.desired.retain(|key, _| !gone(key));
+    let total = input.desired.len() + unplannable.len();
+    let mut plan = plan(&input);
+    let taken = ledger.acquire(
+        &name_of(rule),
+        plan.acquisitions(&input.owned)
+            .cloned()
+            .collect::<Vec<_>>()
+            .iter(),
+    );
+    plan.yield_to(&taken, &input.desired);
+    let mut report = Report::from_plan(&plan, total);
+    for (key, settings) in &unplannable {
+        let mut line = TaskLine::new(*settings, TaskState::Failed, None, None);
+        line.message = Some("source repository not found".into());
+        report.tasks.insert(key.clone(), line);
     }
+    let missing: BTreeSet<&str> = unplannable.keys().map(|k| k.repository.as_str()).collect();
     if !missing.is_empty() {
-        let names: Vec<String> = missing.into_iter().collect();
+        let names: Vec<&str> = missing.into_iter().collect();
         report.add_problem(Problem::stalled(
             reason::SOURCE_NOT_FOUND,
             format!("SWR has no repository {}", names.join(", ")),

@@ -1,5 +1,6 @@
-//! Which rules might claim a task, looked up by where the task goes instead of by scanning
-//! every rule on every pass: an index kept in step with the rules cache by the same watch.
+//! Which rules might want or hold a task, looked up by where the task goes instead of by
+//! scanning every rule on every pass: an index kept in step with the rules cache by the
+//! same watch.
 //!
 //! The index answers with a superset; [`super::claims::claims`] makes the exact test. That
 //! lets it key on hashes: a collision costs one extra candidate, never a missed one.
@@ -13,7 +14,7 @@ use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher::Event;
 
 use super::plan::TaskKey;
-use crate::api::{ImageSyncRule, ImageSyncRuleSpec};
+use crate::api::ImageSyncRule;
 
 type RuleRef = ObjectRef<ImageSyncRule>;
 
@@ -70,7 +71,7 @@ impl Slots {
     fn insert(&mut self, rule: &ImageSyncRule) {
         let reference = ObjectRef::from_obj(rule);
         self.remove(&reference);
-        let owned = slots_of(&rule.spec);
+        let owned = slots_of(rule);
         for slot in &owned {
             self.rules
                 .entry(*slot)
@@ -92,9 +93,11 @@ impl Slots {
     }
 }
 
-/// The slots a spec can want tasks in: each listed repository, and "any" for a selector,
-/// to each target.
-fn slots_of(spec: &ImageSyncRuleSpec) -> Vec<Slot> {
+/// The slots a rule can want or hold tasks in: each listed repository, and "any" for a
+/// selector, to each target; and each task its status lists (owned, being released, or
+/// waited for).
+fn slots_of(rule: &ImageSyncRule) -> Vec<Slot> {
+    let spec = &rule.spec;
     let mut repositories: Vec<Option<&str>> = spec
         .source
         .repositories
@@ -117,6 +120,14 @@ fn slots_of(spec: &ImageSyncRuleSpec) -> Vec<Slot> {
             })
         })
         .collect();
+    let listed = rule.status.iter().flat_map(|s| &s.tasks).map(|t| {
+        hash_of(
+            (&t.source_region, &t.source_organization),
+            Some(t.repository.as_str()),
+            (&t.target_region, &t.target_organization),
+        )
+    });
+    out.extend(listed);
     out.sort_unstable();
     out.dedup();
     out

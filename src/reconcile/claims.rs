@@ -1,5 +1,6 @@
-//! Desired tasks of a rule, and which of them other rules claim (one owner per task: the
-//! older rule wins). Pure: works on rules as the controller's cache holds them.
+//! Desired tasks of a rule, and other rules' claims on them and on the tasks it owns: who
+//! holds a task, who it is handed over to. Pure: works on rules as the controller's cache
+//! holds them, and on the ledger.
 
 use std::borrow::Borrow;
 use std::cmp::Ordering;
@@ -7,8 +8,13 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use k8s_openapi::jiff::Timestamp;
 
+use super::ledger::{Holding, Ledger};
 use super::plan::{Claim, Settings, TaskKey};
+use super::report::TaskLine;
 use super::select::wants;
+use super::standing::{name_of, standing, Standing};
+use super::status::inventory;
+use crate::api::status::{RuleName, TaskState};
 use crate::api::ImageSyncRule;
 use crate::api::ImageSyncRuleSpec;
 
@@ -54,42 +60,115 @@ fn age_order(a: &ImageSyncRule, b: &ImageSyncRule) -> Ordering {
     key(a).cmp(&key(b))
 }
 
-/// Claims of `others` on `keys` (the rule's desired and inventory tasks). `others` may hold
-/// rules that want none of them (the index's candidates, or every rule); a rule never
-/// conflicts with itself (same uid).
-pub fn claims(
+/// The rules `claims` looks at: other rules that may want or own the keys (as the cache
+/// holds them), and the ledger of this process's own recent decisions.
+pub struct Others<'a, R> {
+    /// Candidate rules (a superset is fine; the rule itself is skipped).
+    pub rules: &'a [R],
+    /// Ownership as decided by this process (ahead of the cache).
+    pub ledger: &'a Ledger,
+}
+
+/// Claims on this rule's `desired` keys and on the tasks it `owns` (inventory lines with an
+/// ownership). Ownership decides: a task another rule owns is held by that rule until it
+/// releases it, and it releases it only to a rule that wants it and can act (or has yet to
+/// show it cannot); among several, the oldest. A free task is nobody's claim: whoever
+/// acquires it first (see `Ledger::acquire`) owns it.
+pub fn claims<R: Borrow<ImageSyncRule>>(
     rule: &ImageSyncRule,
-    keys: &BTreeSet<TaskKey>,
-    others: impl IntoIterator<Item = impl Borrow<ImageSyncRule>>,
+    desired: &BTreeSet<TaskKey>,
+    owns: &BTreeMap<TaskKey, TaskLine>,
+    others: &Others<'_, R>,
 ) -> BTreeMap<TaskKey, Claim> {
+    let me = name_of(rule);
+    let others_only: Vec<&ImageSyncRule> = others
+        .rules
+        .iter()
+        .map(Borrow::borrow)
+        .filter(|o| name_of(o) != me)
+        .collect();
+    let keys = desired.iter().chain(owns.keys());
     let mut out = BTreeMap::new();
-    // The cheap tests on the spec come first: nothing is allocated for a rule that wants
-    // none of the keys.
-    for other in others {
-        let other = other.borrow();
-        let mut wanted = keys.iter().filter(|key| wants(&other.spec, key)).peekable();
-        if wanted.peek().is_none() || other.metadata.uid == rule.metadata.uid {
+    for key in keys {
+        if out.contains_key(key) {
             continue;
         }
-        let claim = if age_order(other, rule) == Ordering::Less {
-            Claim::Older
-        } else {
-            Claim::Newer
-        };
-        for key in wanted {
-            // An older claim outweighs a newer one.
-            let entry = out.entry(key.clone()).or_insert(claim);
-            if claim == Claim::Older {
-                *entry = Claim::Older;
+        let holder = holding(key, &me, others.ledger, &others_only);
+        let mine = owns.get(key);
+        let claim = match (desired.contains(key), mine, holder) {
+            // Taken over while this rule was releasing it.
+            (_, Some(line), Some(h))
+                if line.state == TaskState::Releasing && h.releasing_to.is_none() =>
+            {
+                Some(if desired.contains(key) {
+                    Claim::Held(h.holder)
+                } else {
+                    Claim::Taken(h.holder)
+                })
             }
+            (true, Some(_), _) => None,
+            (true, None, Some(h)) if h.releasing_to.as_ref() == Some(&me) => {
+                Some(Claim::HandedOver(h.holder))
+            }
+            (true, None, Some(h)) => Some(Claim::Held(h.holder)),
+            (true, None, None) => None,
+            (false, Some(_), _) => successor(key, &others_only).map(Claim::Wanted),
+            (false, None, _) => None,
+        };
+        if let Some(claim) = claim {
+            out.insert(key.clone(), claim);
         }
     }
     out
 }
 
+/// Who holds `key` besides `me`: the ledger's answer if it has one, else the cached
+/// inventories (an owner keeping it beats one releasing it).
+fn holding(
+    key: &TaskKey,
+    me: &RuleName,
+    ledger: &Ledger,
+    others: &[&ImageSyncRule],
+) -> Option<Holding> {
+    if let Some(h) = ledger.holding(key) {
+        return (&h.holder != me).then_some(h);
+    }
+    let mut found: Option<Holding> = None;
+    for other in others {
+        let Some(line) = inventory(other.status.as_ref()).remove(key) else {
+            continue;
+        };
+        if line.ownership.is_none() {
+            continue;
+        }
+        let releasing_to = (line.state == TaskState::Releasing)
+            .then_some(line.other_rule)
+            .flatten();
+        if found.as_ref().is_none_or(|f| f.releasing_to.is_some()) {
+            found = Some(Holding {
+                holder: name_of(other),
+                releasing_to,
+            });
+        }
+    }
+    found
+}
+
+/// The rule a task is released to: the oldest other rule that wants it and can act, or has
+/// not been judged yet (a rule just created to replace another must not lose the task to
+/// a delete). `None`: nobody.
+pub fn successor(key: &TaskKey, others: &[&ImageSyncRule]) -> Option<RuleName> {
+    others
+        .iter()
+        .filter(|o| wants(&o.spec, key) && standing(o) != Standing::Unable)
+        .min_by(|a, b| age_order(a, b))
+        .map(|o| name_of(o))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api::status::{Condition, ImageSyncRuleStatus, Ownership, TaskStatus};
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
     fn rule(name: &str, created: i64, repos: &[&str]) -> ImageSyncRule {
@@ -120,32 +199,211 @@ mod tests {
         assert!(d.values().all(|s| s.sync_auto && !s.override_existing));
     }
 
-    #[test]
-    fn older_rule_wins_and_self_is_ignored() {
-        let old = rule("old", 1, &["nginx"]);
-        let new = rule("new", 2, &["nginx", "redis"]);
-        let keys: BTreeSet<_> = desired_tasks(&new.spec, &new.spec.source.repositories)
-            .into_keys()
-            .collect();
-        let c = claims(&new, &keys, [&old, &new]);
-        assert_eq!(c.len(), 1);
-        assert_eq!(c.values().next(), Some(&Claim::Older));
+    fn status_with(rule: &mut ImageSyncRule, reason: &str, lines: Vec<TaskStatus>) {
+        rule.metadata.generation = Some(1);
+        rule.status = Some(ImageSyncRuleStatus {
+            observed_generation: Some(1),
+            conditions: vec![Condition {
+                type_: "Ready".into(),
+                status: "True".into(),
+                reason: reason.into(),
+                message: String::new(),
+                last_transition_time: None,
+                observed_generation: Some(1),
+            }],
+            tasks: lines,
+            ..ImageSyncRuleStatus::default()
+        });
+    }
 
-        let keys: BTreeSet<_> = desired_tasks(&old.spec, &old.spec.source.repositories)
+    fn line(
+        key: &TaskKey,
+        state: TaskState,
+        ownership: Option<Ownership>,
+        other: Option<&str>,
+    ) -> TaskStatus {
+        TaskStatus {
+            source_region: key.source_region.clone(),
+            source_organization: key.source_organization.clone(),
+            repository: key.repository.clone(),
+            target_region: key.target_region.clone(),
+            target_organization: key.target_organization.clone(),
+            override_existing: false,
+            sync_auto: true,
+            state,
+            id: Some(1),
+            ownership,
+            other_rule: other.map(|name| RuleName {
+                namespace: "ns".into(),
+                name: name.into(),
+            }),
+            message: None,
+        }
+    }
+
+    fn name(n: &str) -> RuleName {
+        RuleName {
+            namespace: "ns".into(),
+            name: n.into(),
+        }
+    }
+
+    fn nginx(rule: &ImageSyncRule) -> TaskKey {
+        desired_tasks(&rule.spec, &["nginx".to_string()])
             .into_keys()
-            .collect();
-        let c = claims(&old, &keys, [&old, &new]);
-        assert_eq!(c.values().collect::<Vec<_>>(), vec![&Claim::Newer]);
+            .next()
+            .unwrap()
+    }
+
+    /// Claims of `rule` wanting nginx (or, with `owns`, owning it and wanting nothing).
+    fn claim_on(
+        rule: &ImageSyncRule,
+        owns: bool,
+        others: &[&ImageSyncRule],
+        ledger: &Ledger,
+    ) -> Option<Claim> {
+        let key = nginx(rule);
+        let (desired, owned) = if owns {
+            let lines = inventory(rule.status.as_ref());
+            (BTreeSet::new(), lines)
+        } else {
+            ([key.clone()].into(), BTreeMap::new())
+        };
+        let others = Others {
+            rules: others,
+            ledger,
+        };
+        claims(rule, &desired, &owned, &others).remove(&key)
     }
 
     #[test]
-    fn same_age_is_settled_by_name() {
-        let a = rule("a", 5, &["nginx"]);
-        let b = rule("b", 5, &["nginx"]);
-        let keys: BTreeSet<_> = desired_tasks(&b.spec, &b.spec.source.repositories)
-            .into_keys()
-            .collect();
-        assert_eq!(claims(&b, &keys, [&a]).values().next(), Some(&Claim::Older));
-        assert_eq!(claims(&a, &keys, [&b]).values().next(), Some(&Claim::Newer));
+    fn an_owner_holds_its_task_until_it_releases_it() {
+        let created = Some(Ownership::Created);
+        let me = rule("me", 1, &["nginx"]);
+        let t = nginx(&me);
+        let ledger = Ledger::default();
+        let mut owner = rule("owner", 5, &["nginx"]);
+        status_with(
+            &mut owner,
+            "InSync",
+            vec![line(&t, TaskState::InSync, created, None)],
+        );
+        assert_eq!(
+            claim_on(&me, false, &[&owner], &ledger),
+            Some(Claim::Held(name("owner"))),
+            "older or not, the owner holds it"
+        );
+
+        status_with(
+            &mut owner,
+            "InSync",
+            vec![line(&t, TaskState::Releasing, created, Some("me"))],
+        );
+        assert_eq!(
+            claim_on(&me, false, &[&owner], &ledger),
+            Some(Claim::HandedOver(name("owner")))
+        );
+        status_with(
+            &mut owner,
+            "InSync",
+            vec![line(&t, TaskState::Releasing, created, Some("third"))],
+        );
+        assert_eq!(
+            claim_on(&me, false, &[&owner], &ledger),
+            Some(Claim::Held(name("owner")))
+        );
+
+        // A conflict line or an external one is nobody's ownership.
+        status_with(
+            &mut owner,
+            "Conflict",
+            vec![line(&t, TaskState::Conflict, None, Some("x"))],
+        );
+        assert_eq!(claim_on(&me, false, &[&owner], &ledger), None);
+        status_with(
+            &mut owner,
+            "InSync",
+            vec![line(&t, TaskState::External, None, None)],
+        );
+        assert_eq!(claim_on(&me, false, &[&owner], &ledger), None);
+
+        // The ledger is ahead of the cache.
+        ledger.acquire(&name("fast"), [&t]);
+        assert_eq!(
+            claim_on(&me, false, &[&owner], &ledger),
+            Some(Claim::Held(name("fast")))
+        );
+        ledger.record(&name("fast"), [(&t, Some(&name("me")))]);
+        assert_eq!(
+            claim_on(&me, false, &[&owner], &ledger),
+            Some(Claim::HandedOver(name("fast")))
+        );
+    }
+
+    #[test]
+    fn a_free_task_is_nobodys_claim_whatever_the_ages() {
+        let ledger = Ledger::default();
+        let mut older = rule("older", 1, &["nginx"]);
+        status_with(&mut older, "InSync", vec![]);
+        let newer = rule("newer", 9, &["nginx"]);
+        assert_eq!(claim_on(&newer, false, &[&older, &newer], &ledger), None);
+    }
+
+    #[test]
+    fn an_unwanted_task_goes_to_the_oldest_rule_that_wants_it_and_can_act() {
+        let ledger = Ledger::default();
+        let mut me = rule("me", 1, &["nginx"]);
+        let t = nginx(&me);
+        status_with(
+            &mut me,
+            "InSync",
+            vec![line(&t, TaskState::InSync, Some(Ownership::Created), None)],
+        );
+        let mut able = rule("able", 7, &["nginx"]);
+        status_with(&mut able, "Conflict", vec![]);
+        let mut older_unable = rule("broken", 3, &["nginx"]);
+        status_with(&mut older_unable, "CredentialsMissing", vec![]);
+        let mut deleting = rule("deleting", 2, &["nginx"]);
+        status_with(&mut deleting, "Conflict", vec![]);
+        deleting.metadata.deletion_timestamp = Some(Time(k8s_openapi::jiff::Timestamp::now()));
+        let others = [&able, &older_unable, &deleting, &me];
+        assert_eq!(
+            claim_on(&me, true, &others, &ledger),
+            Some(Claim::Wanted(name("able")))
+        );
+
+        // A rule not judged yet is waited for: it may be the one replacing this one.
+        let fresh = rule("fresh", 5, &["nginx"]);
+        assert_eq!(
+            claim_on(&me, true, &[&able, &fresh], &ledger),
+            Some(Claim::Wanted(name("fresh")))
+        );
+        // Nobody able: no claim (the rule prunes, retains or deletes it).
+        assert_eq!(
+            claim_on(&me, true, &[&older_unable, &deleting], &ledger),
+            None
+        );
+
+        // Once the successor holds it, it is taken.
+        status_with(
+            &mut me,
+            "InSync",
+            vec![line(
+                &t,
+                TaskState::Releasing,
+                Some(Ownership::Created),
+                Some("able"),
+            )],
+        );
+        ledger.record(&name("me"), [(&t, Some(&name("able")))]);
+        assert_eq!(
+            claim_on(&me, true, &[&able], &ledger),
+            Some(Claim::Wanted(name("able")))
+        );
+        ledger.acquire(&name("able"), [&t]);
+        assert_eq!(
+            claim_on(&me, true, &[&able], &ledger),
+            Some(Claim::Taken(name("able")))
+        );
     }
 }

@@ -5,15 +5,18 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use futures::channel::mpsc::UnboundedSender;
 use kube::runtime::events::Reporter;
-use kube::runtime::reflector::Store;
+use kube::runtime::reflector::{ObjectRef, Store};
 use rand::Rng;
 
 use super::claimants::ClaimantIndex;
+use super::ledger::Ledger;
 use super::listings::TaskListings;
 use super::plan::TaskKey;
 use super::regions::RegionCache;
 use super::scans::ScanGate;
+use crate::api::status::RuleName;
 use crate::api::ImageSyncRule;
 use crate::auth::{CloudAuth, Credentials};
 use crate::cloud::{CloudClient, Transport};
@@ -60,6 +63,9 @@ pub struct Context {
     pub scans: ScanGate,
     /// Task listings shared between rules.
     pub listings: TaskListings,
+    /// Who owns which task, as this process decided (ahead of the cache).
+    pub ledger: Ledger,
+    waker: UnboundedSender<ObjectRef<ImageSyncRule>>,
     // Keyed by (namespace, Secret name); replaced when the Secret's content changes, so
     // IAM tokens survive between reconciles but never outlive their credentials.
     auth: Mutex<HashMap<(String, String), Arc<CloudAuth>>>,
@@ -76,6 +82,7 @@ impl Context {
         reporter: Reporter,
         config: ReconcilerConfig,
         metrics: Arc<Metrics>,
+        waker: UnboundedSender<ObjectRef<ImageSyncRule>>,
     ) -> Self {
         let (hss_debounce, list_ttl) = (config.hss_debounce, config.swr_list_ttl);
         Self {
@@ -89,6 +96,8 @@ impl Context {
             regions: RegionCache::default(),
             scans: ScanGate::new(hss_debounce),
             listings: TaskListings::new(list_ttl),
+            ledger: Ledger::default(),
+            waker,
             auth: Mutex::default(),
             failures: Mutex::default(),
         }
@@ -101,6 +110,13 @@ impl Context {
             .iter()
             .filter_map(|r| self.rules.get(r))
             .collect()
+    }
+
+    /// Has `rule` reconciled soon (after any pass of it under way), whatever its resync.
+    pub fn wake(&self, rule: &RuleName) {
+        let target = ObjectRef::new(&rule.name).within(&rule.namespace);
+        // The receiver goes only with the controller, when nothing is left to wake.
+        let _ = self.waker.unbounded_send(target);
     }
 
     /// SWR and HSS clients for credentials read from `namespace/secret`.

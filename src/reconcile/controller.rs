@@ -6,6 +6,7 @@ use std::future::Future;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Arc;
 
+use futures::channel::mpsc;
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::Api;
@@ -18,6 +19,7 @@ use kube::ResourceExt;
 
 use super::claimants::ClaimantIndex;
 use super::context::{Context, ReconcilerConfig};
+use super::departures::{self, Departure};
 use super::pipeline::{error_policy, reconcile};
 use crate::api::spec::RECONCILE_REQUESTED_AT;
 use crate::api::ImageSyncRule;
@@ -120,16 +122,23 @@ pub async fn run(
     }
     let (reader, writer) = reflector::store();
     let claimants = Arc::new(ClaimantIndex::default());
+    let (departed, departures) = mpsc::unbounded();
     let trigger = watcher(rules, watch)
         .default_backoff()
         .modify(slim)
         .reflect(writer)
         .inspect_ok({
-            let claimants = claimants.clone();
-            move |event| claimants.apply(event)
+            let (claimants, departed) = (claimants.clone(), departed.clone());
+            move |event| {
+                claimants.apply(event);
+                if let watcher::Event::Delete(rule) = event {
+                    let _ = departed.unbounded_send(Departure::Rule(Box::new(rule.clone())));
+                }
+            }
         })
         .applied_objects()
         .predicate_filter(meaningful_change, Default::default());
+    let (waker, wakes) = mpsc::unbounded();
     let reporter = Reporter {
         controller: config.reporter.clone(),
         instance: std::env::var("POD_NAME").ok(),
@@ -142,12 +151,19 @@ pub async fn run(
         reporter,
         config.reconciler.clone(),
         config.metrics.clone(),
+        waker,
     ));
     let store = reader.clone();
     // Metadata only: the rules need to know that a Secret changed, not what it holds, and
     // no Secret's data should pass through the watch (or sit in memory).
-    let secret_changes =
-        changed_only(watcher(secrets, watcher::Config::default()).default_backoff());
+    let secret_changes = changed_only(
+        watcher(secrets, watcher::Config::default()).default_backoff(),
+    )
+    .inspect_ok(move |secret| {
+        if let Some(departure) = departures::of_secret(secret) {
+            let _ = departed.unbounded_send(departure);
+        }
+    });
     let synced = {
         let (reader, metrics, health) = (
             reader.clone(),
@@ -176,8 +192,9 @@ pub async fn run(
                 .map(|r| ObjectRef::from_obj(&*r))
                 .collect::<Vec<_>>()
         })
+        .reconcile_on(wakes)
         .graceful_shutdown_on(shutdown)
-        .run(reconcile, error_policy, ctx)
+        .run(reconcile, error_policy, ctx.clone())
         .for_each(|result| async move {
             match result {
                 Ok((rule, _)) => {
@@ -189,7 +206,9 @@ pub async fn run(
                 Err(e) => tracing::warn!(error = %e, "controller error"),
             }
         });
-    futures::join!(controller, synced);
+    // Ends with the controller: its streams hold the only senders.
+    let departures = departures::follow(departures, ctx);
+    futures::join!(controller, synced, departures);
     config.health.set_ready(false);
     config.metrics.watch_rules(None);
 }

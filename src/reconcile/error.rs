@@ -13,6 +13,14 @@ pub enum Error {
         /// Cause.
         source: kube::Error,
     },
+    /// Reading or changing the finalizer of a credentials Secret failed.
+    #[error("finalizer of Secret {name}: {source}")]
+    PatchSecret {
+        /// Secret name.
+        name: String,
+        /// Cause.
+        source: kube::Error,
+    },
     /// Writing the rule's status failed.
     #[error("writing status: {0}")]
     PatchStatus(#[source] kube::Error),
@@ -22,6 +30,10 @@ pub enum Error {
     /// Deleting the rule's tasks has not finished; the finalizer stays.
     #[error("cleanup not finished: {0}")]
     CleanupPending(String),
+    /// The rule being deleted waits for other rules to take over its tasks; the finalizer
+    /// stays.
+    #[error("waiting for {0} task(s) to be taken over")]
+    HandoverPending(usize),
 }
 
 impl Error {
@@ -31,6 +43,7 @@ impl Error {
     pub fn label(&self) -> &'static str {
         match self {
             Self::GetSecret { .. } => "get_secret",
+            Self::PatchSecret { .. } => "patch_secret",
             Self::PatchStatus(_) => "patch_status",
             Self::Finalizer(e) => match e.as_ref() {
                 finalizer::Error::ApplyFailed(inner) | finalizer::Error::CleanupFailed(inner) => {
@@ -39,6 +52,7 @@ impl Error {
                 _ => "finalizer",
             },
             Self::CleanupPending(_) => "cleanup_pending",
+            Self::HandoverPending(_) => "handover_pending",
         }
     }
 }

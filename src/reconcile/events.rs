@@ -27,6 +27,12 @@ pub mod event_reason {
     pub const SCAN_FAILED: &str = "SecurityScanFailed";
     /// The rule went away and left its tasks in SWR.
     pub const TASKS_ORPHANED: &str = "TasksOrphaned";
+    /// The rule is handing tasks over to another rule that wants them.
+    pub const TASKS_RELEASED: &str = "TasksReleased";
+    /// The rule took over tasks another rule released to it.
+    pub const TASKS_TAKEN_OVER: &str = "TasksTakenOver";
+    /// The target regions could not be checked (the regions lookup failed); SWR decides.
+    pub const REGION_CHECK_SKIPPED: &str = "RegionCheckSkipped";
 }
 
 /// Publishes an event about `rule`; a failure is logged, not returned (events are advisory).

@@ -1,14 +1,19 @@
-//! The reconciler: validate → credentials → claims → observe → plan → apply → status.
+//! The reconciler: validate → credentials → claims → observe → plan → acquire → apply →
+//! status, and hand-overs between rules.
 
 pub mod apply;
 pub mod assess;
 pub mod claimants;
 pub mod claims;
+pub mod cleanup;
 pub mod context;
 pub mod controller;
 pub mod copies;
+pub mod departures;
 pub mod error;
 pub mod events;
+pub mod handover;
+pub mod ledger;
 pub mod listings;
 pub mod observe;
 pub mod pipeline;
@@ -16,6 +21,8 @@ pub mod plan;
 pub mod regions;
 pub mod report;
 pub mod scans;
+pub mod secrets;
 pub mod select;
+pub mod standing;
 pub mod status;
 pub mod ttl_cache;

@@ -1,11 +1,10 @@
 //! One rule's reconcile: validate → credentials → regions → claims → observe → plan → apply →
 //! status, and, when the rule is deleted, the cleanup of its tasks. Each step is named.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
@@ -15,20 +14,22 @@ use serde_json::json;
 use tracing::Instrument;
 
 use super::apply::{apply, Change};
-use super::assess::{assess, managed_keys, observe_step, validate};
-use super::claims::{claims, desired_tasks};
+use super::assess::{assess, validate};
+use super::claims::desired_tasks;
+use super::cleanup::cleanup;
 use super::context::{jittered, Context};
 use super::error::Error;
 use super::events::{event_reason, publish};
+use super::handover::{release_all, settle};
 use super::listings::account_of;
-use super::plan::{plan, Plan, PlanInput, Settings, TaskKey};
-use super::report::{describe, list_some, Problem, Report, TaskLine};
-use super::status::{self, inventory};
+use super::plan::{Plan, Settings, TaskKey};
+use super::report::{describe, list_some, Problem, Report};
+use super::secrets::credentials;
+use super::status::{self, inventory, owned};
 use super::{copies, scans};
-use crate::api::spec::{DeletionPolicy, RECONCILE_REQUESTED_AT};
-use crate::api::status::{reason, status_value};
+use crate::api::spec::RECONCILE_REQUESTED_AT;
+use crate::api::status::{reason, status_value, TaskState};
 use crate::api::{ImageSyncRule, ImageSyncRuleStatus};
-use crate::auth::Credentials;
 use crate::hss::HssClient;
 use crate::swr::SwrClient;
 
@@ -36,6 +37,9 @@ use crate::swr::SwrClient;
 pub const FINALIZER: &str = "swrsync.io/cleanup";
 /// Server-side apply field manager of the status.
 pub const FIELD_MANAGER: &str = "swr-sync-operator";
+/// How often a rule that is handing tasks over looks whether they have been taken (the
+/// taker wakes it anyway; this is for a taker that turns out unable).
+pub const HANDOVER_POLL: Duration = Duration::from_secs(5);
 
 /// Entry point for the controller: finalizer handling around [`sync`] and [`cleanup`],
 /// timed and counted, in a span naming the rule (every log line of the reconcile has it).
@@ -70,35 +74,33 @@ fn key_of(rule: &ImageSyncRule) -> (String, String) {
 
 /// Brings SWR in line with the rule.
 async fn sync(rule: &ImageSyncRule, ctx: &Context) -> Result<Action, Error> {
-    let known = inventory(rule.status.as_ref());
-    // Before a pass lists the selector's repositories, only the listed ones are known.
-    let desired = desired_tasks(&rule.spec, &rule.spec.source.repositories);
-    let carried = |problem| Report::carried(known.clone(), desired.len(), problem);
-
     let resync = match validate(rule) {
         Ok(resync) => resync,
-        Err(problem) => return finish(rule, ctx, carried(problem), None).await,
+        Err(problem) => return stopped(rule, ctx, problem, None).await,
     };
     if rule.spec.suspend {
+        // A suspended rule keeps what it owns, and hands nothing over.
         let problem = Problem::stalled(reason::SUSPENDED, "spec.suspend is set; SWR is not called");
-        return finish(rule, ctx, carried(problem), None).await;
+        return finish(rule, ctx, carried(rule, problem), Some(resync)).await;
     }
-    let (swr, hss) = match credentials(rule, ctx).await? {
+    let (swr, hss) = match credentials(rule, ctx, true).await? {
         Ok(clients) => clients,
-        Err(problem) => return finish(rule, ctx, carried(problem), Some(resync)).await,
+        Err(problem) => return stopped(rule, ctx, problem, Some(resync)).await,
     };
     let listings = ctx
         .listings
         .for_account(account_of(rule), reconcile_requested(rule));
-    let (plan, mut report) = match assess(rule, &swr, &ctx.regions, &listings, |keys| {
-        ctx.claimants_of(keys)
-    })
-    .await
-    {
+    let candidates = |keys: &BTreeSet<TaskKey>| ctx.claimants_of(keys);
+    let assessed = assess(rule, &swr, &ctx.regions, &listings, candidates, &ctx.ledger).await;
+    let (plan, mut report) = match assessed {
         Ok(assessed) => assessed,
-        Err(problem) => return finish(rule, ctx, carried(problem), Some(resync)).await,
+        Err(problem) => return stopped(rule, ctx, problem, Some(resync)).await,
     };
-    record_intent(rule, ctx, &plan, &known, &report).await?;
+    for warning in &report.warnings {
+        let reason = event_reason::REGION_CHECK_SKIPPED;
+        publish(ctx, rule, EventType::Warning, reason, warning.clone()).await;
+    }
+    record_intent(rule, ctx, &plan, &report).await?;
     let changes = apply(&swr, &plan.actions, &mut report).await;
     listings.record(&plan.actions, &changes).await;
     announce(rule, ctx, &changes).await;
@@ -114,6 +116,34 @@ async fn sync(rule: &ImageSyncRule, ctx: &Context) -> Result<Action, Error> {
         .collect();
     scan_step(rule, ctx, &hss, &created_in, &mut report).await;
     finish(rule, ctx, report, Some(resync)).await
+}
+
+/// The inventory as the status holds it, with `problem`: nothing observed or changed.
+fn carried(rule: &ImageSyncRule, problem: Problem) -> Report {
+    let desired = desired_tasks(&rule.spec, &rule.spec.source.repositories);
+    Report::carried(inventory(rule.status.as_ref()), desired.len(), problem)
+}
+
+/// The pass stopped at `problem` before acting on SWR. A rule that cannot act (invalid
+/// spec, credentials missing or refused) hands the tasks it owns to the rules that want
+/// them; one that met a passing failure keeps them.
+async fn stopped(
+    rule: &ImageSyncRule,
+    ctx: &Context,
+    problem: Problem,
+    resync: Option<Duration>,
+) -> Result<Action, Error> {
+    let unable = [
+        reason::INVALID_SPEC,
+        reason::CREDENTIALS_MISSING,
+        reason::AUTH_FAILED,
+    ];
+    let cannot_act = unable.contains(&problem.reason);
+    let mut report = carried(rule, problem);
+    if cannot_act {
+        release_all(rule, ctx, &mut report);
+    }
+    finish(rule, ctx, report, resync).await
 }
 
 /// Copies of new tasks' existing tags, and the progress of those under way.
@@ -158,41 +188,16 @@ async fn scan_step(
     report.follow_up_at(pass.due);
 }
 
-/// Step 2: credentials from the Secret in the rule's namespace, as SWR and HSS clients.
-async fn credentials(
-    rule: &ImageSyncRule,
-    ctx: &Context,
-) -> Result<Result<(SwrClient, HssClient), Problem>, Error> {
-    let namespace = rule.namespace().unwrap_or_default();
-    let name = &rule.spec.credentials_secret_ref.name;
-    let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &namespace);
-    let missing = |message: String| Ok(Err(Problem::stalled(reason::CREDENTIALS_MISSING, message)));
-    let secret = match secrets.get_opt(name).await {
-        Ok(Some(secret)) => secret,
-        Ok(None) => return missing(format!("Secret {namespace}/{name} not found")),
-        Err(source) => {
-            return Err(Error::GetSecret {
-                name: name.clone(),
-                source,
-            })
-        }
-    };
-    match Credentials::from_secret(&secret) {
-        Ok(credentials) => Ok(Ok(ctx.clients(&namespace, name, credentials))),
-        Err(e) => missing(format!("Secret {namespace}/{name}: {e}")),
-    }
-}
-
-/// Before creating tasks the inventory does not list yet, writes them as Pending: a crash
-/// between create and status write then leaves nothing the rule would forget to prune.
+/// Before creating tasks the status does not list as owned yet, writes them as Pending: a
+/// crash between create and status write then leaves nothing the rule would forget it owns.
 async fn record_intent(
     rule: &ImageSyncRule,
     ctx: &Context,
     plan: &Plan,
-    known: &BTreeMap<TaskKey, TaskLine>,
     report: &Report,
 ) -> Result<(), Error> {
-    if plan.actions.iter().all(|a| known.contains_key(a.key())) {
+    let owned = owned(rule.status.as_ref());
+    if plan.actions.iter().all(|a| owned.contains_key(a.key())) {
         return Ok(());
     }
     write_status(rule, ctx, report).await.map(drop)
@@ -201,7 +206,11 @@ async fn record_intent(
 /// One Event per kind of change made in this pass, naming the tasks. (kube's Recorder folds
 /// events with the same reason on the same object into one series keeping the first note,
 /// so one Event per task would hide all tasks but the first.)
-async fn announce(rule: &ImageSyncRule, ctx: &Context, changes: &[(Change, TaskKey, Settings)]) {
+pub(super) async fn announce(
+    rule: &ImageSyncRule,
+    ctx: &Context,
+    changes: &[(Change, TaskKey, Settings)],
+) {
     for (kind, reason, verb) in [
         (Change::Created, event_reason::TASK_CREATED, "created"),
         (
@@ -225,13 +234,21 @@ async fn announce(rule: &ImageSyncRule, ctx: &Context, changes: &[(Change, TaskK
 }
 
 /// Step 6: write the status (only when it changed) and decide when to come back.
-async fn finish(
+pub(super) async fn finish(
     rule: &ImageSyncRule,
     ctx: &Context,
-    report: Report,
+    mut report: Report,
     resync: Option<Duration>,
 ) -> Result<Action, Error> {
     write_status(rule, ctx, &report).await?;
+    settle(rule, ctx, &inventory(rule.status.as_ref()), &report).await;
+    if report
+        .tasks
+        .values()
+        .any(|t| t.state == TaskState::Releasing)
+    {
+        report.follow_up_at(Some(Instant::now() + HANDOVER_POLL));
+    }
     if let Some(problem) = report
         .problem
         .as_ref()
@@ -245,7 +262,9 @@ async fn finish(
             ctx.reset_backoff(&key);
             Some(jittered(resync))
         }
-        (Some(p), _) if p.retryable => Some(ctx.backoff(key, p.retry_after)),
+        (_, _) if report.retry_soon.is_some() => {
+            Some(ctx.backoff(key, report.retry_soon.flatten()))
+        }
         // Stalled: nothing changes until the user acts; the resync still catches fixes
         // made outside Kubernetes (a repository pushed, an organization created).
         (_, Some(resync)) => Some(jittered(resync)),
@@ -264,7 +283,11 @@ async fn finish(
 
 /// Writes the status a report describes, if it differs from the current one; publishes an
 /// Event when the Ready state changes. Returns whether it wrote.
-async fn write_status(rule: &ImageSyncRule, ctx: &Context, report: &Report) -> Result<bool, Error> {
+pub(super) async fn write_status(
+    rule: &ImageSyncRule,
+    ctx: &Context,
+    report: &Report,
+) -> Result<bool, Error> {
     let previous = rule.status.as_ref();
     let mut new = status::build(report, rule.metadata.generation, previous, &now());
     new.last_handled_reconcile_at = rule.annotations().get(RECONCILE_REQUESTED_AT).cloned();
@@ -330,70 +353,4 @@ fn reconcile_requested(rule: &ImageSyncRule) -> bool {
 /// The time as status fields write it.
 fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-}
-
-/// The rule is being deleted: remove its tasks (deletionPolicy Delete) or leave them.
-async fn cleanup(rule: &ImageSyncRule, ctx: &Context) -> Result<Action, Error> {
-    let known = inventory(rule.status.as_ref());
-    let managed = managed_keys(&known);
-    if rule.spec.deletion_policy == DeletionPolicy::Orphan
-        || rule.spec.suspend
-        || managed.is_empty()
-    {
-        if !managed.is_empty() {
-            let note = format!("left {} task(s) in SWR", managed.len());
-            publish(
-                ctx,
-                rule,
-                EventType::Normal,
-                event_reason::TASKS_ORPHANED,
-                note,
-            )
-            .await;
-        }
-        return Ok(Action::await_change());
-    }
-    let (swr, _) = match credentials(rule, ctx).await? {
-        Ok(clients) => clients,
-        Err(problem) => return cleanup_pending(rule, ctx, known, problem).await,
-    };
-    let claims = claims(rule, &managed, ctx.claimants_of(&managed));
-    let listings = ctx.listings.for_account(account_of(rule), false);
-    let observation = match observe_step(&swr, &managed, &listings).await {
-        Ok(o) => o,
-        Err(problem) => return cleanup_pending(rule, ctx, known, problem).await,
-    };
-    let plan = plan(&PlanInput {
-        desired: BTreeMap::new(),
-        observed: observation.tasks,
-        inventory: managed,
-        claims,
-        prune: true,
-    });
-    let mut report = Report::from_plan(&plan, 0);
-    let changes = apply(&swr, &plan.actions, &mut report).await;
-    listings.record(&plan.actions, &changes).await;
-    announce(rule, ctx, &changes).await;
-    match report.problem.take() {
-        None => Ok(Action::await_change()),
-        Some(problem) => cleanup_pending(rule, ctx, report.tasks, problem).await,
-    }
-}
-
-/// Cleanup could not finish: say why in the status and keep the finalizer (the controller
-/// retries with backoff).
-async fn cleanup_pending(
-    rule: &ImageSyncRule,
-    ctx: &Context,
-    known: BTreeMap<TaskKey, TaskLine>,
-    problem: Problem,
-) -> Result<Action, Error> {
-    let message = problem.message.clone();
-    let problem = Problem {
-        reason: reason::DELETING,
-        retryable: true,
-        ..problem
-    };
-    write_status(rule, ctx, &Report::carried(known, 0, problem)).await?;
-    Err(Error::CleanupPending(message))
 }

@@ -1,7 +1,12 @@
-//! The planner: desired tasks + what SWR has + the rule's inventory + other rules' claims →
-//! the actions to take. Pure: no I/O, no clock.
+//! The planner: desired tasks + what SWR has + the tasks the rule owns + other rules' claims
+//! → the actions to take and how every task stands. Pure: no I/O, no clock.
+//!
+//! Only owned tasks are ever changed or deleted. A wanted task that exists but nobody owns
+//! was made outside the operator: it is left alone (`external`) unless the rule adopts.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
+
+use crate::api::status::{Ownership, RuleName};
 
 /// Identity of an SWR auto-sync task: one source repository to one target organization.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -37,19 +42,25 @@ pub struct ObservedTask {
     pub settings: Settings,
 }
 
-/// Another rule's interest in a task.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Another rule's standing on a task, as far as this rule is concerned.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Claim {
-    /// An older rule wants it: it wins.
-    Older,
-    /// A newer rule wants it: this rule wins where both want it.
-    Newer,
+    /// Another rule holds it (owns it, or is handing it to a third rule): leave it alone.
+    Held(RuleName),
+    /// Its owner is releasing it to this rule: take it over.
+    HandedOver(RuleName),
+    /// (A task this rule owns and no longer wants, or cannot act on.) This rule, another
+    /// rule wants it and may act: release it to that rule instead of deleting it.
+    Wanted(RuleName),
+    /// (A task this rule owns and no longer wants.) The rule it was released to has taken
+    /// it: drop it from the inventory.
+    Taken(RuleName),
 }
 
 /// What to change in SWR.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
-    /// Create a missing task.
+    /// Create a missing task (the rule then owns it as `Created`).
     Create {
         /// Task.
         key: TaskKey,
@@ -64,8 +75,10 @@ pub enum Action {
         id: Option<i64>,
         /// Desired settings.
         settings: Settings,
+        /// How the rule holds it (an adopted or handed-over task stays so).
+        ownership: Ownership,
     },
-    /// Delete a task the rule made and no longer wants.
+    /// Delete a task the rule owns and no longer wants.
     Delete {
         /// Task.
         key: TaskKey,
@@ -73,6 +86,8 @@ pub enum Action {
         id: Option<i64>,
         /// Its settings (kept in the inventory until the delete succeeds).
         settings: Settings,
+        /// How the rule holds it.
+        ownership: Ownership,
     },
 }
 
@@ -81,6 +96,14 @@ impl Action {
     pub fn key(&self) -> &TaskKey {
         match self {
             Self::Create { key, .. } | Self::Replace { key, .. } | Self::Delete { key, .. } => key,
+        }
+    }
+
+    /// How the rule holds the task once the action is done (or while it is under way).
+    pub fn ownership(&self) -> Ownership {
+        match self {
+            Self::Create { .. } => Ownership::Created,
+            Self::Replace { ownership, .. } | Self::Delete { ownership, .. } => *ownership,
         }
     }
 }
@@ -92,12 +115,23 @@ pub struct PlanInput {
     pub desired: BTreeMap<TaskKey, Settings>,
     /// What SWR has, for every repository that was listed.
     pub observed: BTreeMap<TaskKey, ObservedTask>,
-    /// Tasks this rule manages (its status inventory, conflicts excluded).
-    pub inventory: BTreeSet<TaskKey>,
-    /// Other rules' claims on tasks.
+    /// Tasks this rule owns (its status inventory), and how.
+    pub owned: BTreeMap<TaskKey, Ownership>,
+    /// Other rules' claims (see `claims::claims`).
     pub claims: BTreeMap<TaskKey, Claim>,
-    /// Delete inventory tasks that are no longer desired.
+    /// Delete owned tasks that are no longer desired.
     pub prune: bool,
+    /// Take wanted tasks made outside the operator into the inventory.
+    pub adopt: bool,
+}
+
+/// A task found in SWR, and how this rule holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Held {
+    /// As SWR lists it.
+    pub found: ObservedTask,
+    /// How this rule holds it.
+    pub ownership: Ownership,
 }
 
 /// The outcome of planning.
@@ -105,14 +139,52 @@ pub struct PlanInput {
 pub struct Plan {
     /// Changes to make, creates and replaces first, then deletes.
     pub actions: Vec<Action>,
-    /// Desired tasks that already match.
-    pub in_sync: BTreeMap<TaskKey, ObservedTask>,
-    /// Desired tasks an older rule manages; left alone.
-    pub conflicts: BTreeMap<TaskKey, Settings>,
-    /// Unwanted inventory tasks kept because `prune` is off.
-    pub retained: BTreeMap<TaskKey, ObservedTask>,
-    /// Unwanted inventory tasks another rule wants; handed over, not deleted.
-    pub released: BTreeSet<TaskKey>,
+    /// Desired tasks the rule owns that already match.
+    pub in_sync: BTreeMap<TaskKey, Held>,
+    /// Desired tasks made outside the operator, left alone, with the settings the rule
+    /// wants (they may differ from what SWR has).
+    pub external: BTreeMap<TaskKey, (ObservedTask, Settings)>,
+    /// Desired tasks another rule holds; left alone.
+    pub conflicts: BTreeMap<TaskKey, (Settings, RuleName)>,
+    /// Unwanted owned tasks kept because `prune` is off.
+    pub retained: BTreeMap<TaskKey, Held>,
+    /// Unwanted owned tasks another rule wants: kept until that rule takes them over.
+    pub releasing: BTreeMap<TaskKey, (Held, RuleName)>,
+}
+
+impl Plan {
+    /// Gives up the tasks another rule acquired first (see `Ledger::acquire`): their
+    /// actions are dropped and they become conflicts.
+    pub fn yield_to(
+        &mut self,
+        taken: &BTreeMap<TaskKey, RuleName>,
+        desired: &BTreeMap<TaskKey, Settings>,
+    ) {
+        self.actions.retain(|a| !taken.contains_key(a.key()));
+        for (key, holder) in taken {
+            self.in_sync.remove(key);
+            if let Some(settings) = desired.get(key) {
+                self.conflicts
+                    .insert(key.clone(), (*settings, holder.clone()));
+            }
+        }
+    }
+
+    /// The tasks this plan takes for the rule that it did not own before: created, adopted
+    /// or handed over. They must be acquired before anything is written or called.
+    pub fn acquisitions<'a>(
+        &'a self,
+        owned: &'a BTreeMap<TaskKey, Ownership>,
+    ) -> impl Iterator<Item = &'a TaskKey> + 'a {
+        let acted = self
+            .actions
+            .iter()
+            .filter(|a| !matches!(a, Action::Delete { .. }))
+            .map(Action::key);
+        acted
+            .chain(self.in_sync.keys())
+            .filter(move |k| !owned.contains_key(*k))
+    }
 }
 
 /// Decides what to do. Deterministic: the same input always gives the same plan.
@@ -120,44 +192,66 @@ pub fn plan(input: &PlanInput) -> Plan {
     let mut out = Plan::default();
     let mut deletes = Vec::new();
     for (key, &settings) in &input.desired {
-        if input.claims.get(key) == Some(&Claim::Older) {
-            out.conflicts.insert(key.clone(), settings);
-            continue;
-        }
-        match input.observed.get(key) {
-            Some(found) if found.settings == settings => {
-                out.in_sync.insert(key.clone(), found.clone());
+        let ownership = match (input.claims.get(key), input.owned.get(key)) {
+            (Some(Claim::Held(holder)), _) => {
+                out.conflicts
+                    .insert(key.clone(), (settings, holder.clone()));
+                continue;
             }
-            Some(found) => out.actions.push(Action::Replace {
+            (Some(Claim::HandedOver(_)), _) => Some(Ownership::HandedOver),
+            (_, Some(&ownership)) => Some(ownership),
+            _ if input.adopt => Some(Ownership::Adopted),
+            _ => None,
+        };
+        match (input.observed.get(key), ownership) {
+            (None, _) => out.actions.push(Action::Create {
+                key: key.clone(),
+                settings,
+            }),
+            (Some(found), None) => {
+                out.external.insert(key.clone(), (found.clone(), settings));
+            }
+            (Some(found), Some(ownership)) if found.settings == settings => {
+                let held = Held {
+                    found: found.clone(),
+                    ownership,
+                };
+                out.in_sync.insert(key.clone(), held);
+            }
+            (Some(found), Some(ownership)) => out.actions.push(Action::Replace {
                 key: key.clone(),
                 id: found.id,
                 settings,
-            }),
-            None => out.actions.push(Action::Create {
-                key: key.clone(),
-                settings,
+                ownership,
             }),
         }
     }
-    for (key, found) in &input.observed {
+    for (key, &ownership) in &input.owned {
         if input.desired.contains_key(key) {
             continue;
         }
-        // Not in the inventory: another rule's or a human's task, not this rule's business.
-        // (It is not counted either: such counts change whenever another rule works on the
-        // same repository, and would cost this rule status writes.)
-        if !input.inventory.contains(key) {
+        // Gone from SWR, or taken over by the rule it was released to: no longer ours.
+        let Some(found) = input.observed.get(key) else {
             continue;
-        } else if input.claims.contains_key(key) {
-            out.released.insert(key.clone());
-        } else if input.prune {
-            deletes.push(Action::Delete {
+        };
+        let held = Held {
+            found: found.clone(),
+            ownership,
+        };
+        match input.claims.get(key) {
+            Some(Claim::Taken(_) | Claim::Held(_) | Claim::HandedOver(_)) => {}
+            Some(Claim::Wanted(successor)) => {
+                out.releasing.insert(key.clone(), (held, successor.clone()));
+            }
+            None if input.prune => deletes.push(Action::Delete {
                 key: key.clone(),
                 id: found.id,
                 settings: found.settings,
-            });
-        } else {
-            out.retained.insert(key.clone(), found.clone());
+                ownership,
+            }),
+            None => {
+                out.retained.insert(key.clone(), held);
+            }
         }
     }
     out.actions.extend(deletes);
@@ -194,18 +288,26 @@ mod tests {
         }
     }
 
+    const CREATED: Ownership = Ownership::Created;
+
+    fn rule(name: &str) -> RuleName {
+        RuleName {
+            namespace: "ns".into(),
+            name: name.into(),
+        }
+    }
+
     struct Case {
         name: &'static str,
         desired: Vec<(TaskKey, Settings)>,
         observed: Vec<(TaskKey, ObservedTask)>,
-        inventory: Vec<TaskKey>,
+        owned: Vec<(TaskKey, Ownership)>,
         claims: Vec<(TaskKey, Claim)>,
         prune: bool,
+        adopt: bool,
         expect_actions: Vec<Action>,
-        expect_in_sync: usize,
-        expect_conflicts: usize,
-        expect_retained: usize,
-        expect_released: usize,
+        /// (in sync, external, conflicts, retained, releasing)
+        expect: (usize, usize, usize, usize, usize),
     }
 
     impl Default for Case {
@@ -214,14 +316,12 @@ mod tests {
                 name: "",
                 desired: vec![],
                 observed: vec![],
-                inventory: vec![],
+                owned: vec![],
                 claims: vec![],
                 prune: true,
+                adopt: false,
                 expect_actions: vec![],
-                expect_in_sync: 0,
-                expect_conflicts: 0,
-                expect_retained: 0,
-                expect_released: 0,
+                expect: (0, 0, 0, 0, 0),
             }
         }
     }
@@ -230,127 +330,148 @@ mod tests {
     fn planner_table() {
         let a = key("nginx", "cn-east-3");
         let b = key("nginx", "ap-southeast-1");
+        let create_a = Action::Create {
+            key: a.clone(),
+            settings: AUTO,
+        };
         let cases = vec![
             Case {
                 name: "missing task is created",
                 desired: vec![(a.clone(), AUTO)],
-                expect_actions: vec![Action::Create {
-                    key: a.clone(),
-                    settings: AUTO,
-                }],
+                expect_actions: vec![create_a.clone()],
                 ..Case::default()
             },
             Case {
-                name: "matching task is left alone",
+                name: "owned matching task is left alone",
                 desired: vec![(a.clone(), AUTO)],
                 observed: vec![(a.clone(), seen(7, AUTO))],
-                inventory: vec![a.clone()],
-                expect_in_sync: 1,
+                owned: vec![(a.clone(), CREATED)],
+                expect: (1, 0, 0, 0, 0),
                 ..Case::default()
             },
             Case {
-                name: "override drift is replaced",
+                name: "owned drifted task is replaced, keeping its ownership",
                 desired: vec![(a.clone(), OVERRIDE)],
                 observed: vec![(a.clone(), seen(7, AUTO))],
-                inventory: vec![a.clone()],
+                owned: vec![(a.clone(), Ownership::Adopted)],
                 expect_actions: vec![Action::Replace {
                     key: a.clone(),
                     id: Some(7),
                     settings: OVERRIDE,
+                    ownership: Ownership::Adopted,
                 }],
                 ..Case::default()
             },
             Case {
-                name: "syncAuto drift is replaced",
-                desired: vec![(
-                    a.clone(),
-                    Settings {
-                        sync_auto: false,
-                        ..AUTO
-                    },
-                )],
+                name: "a matching task made outside is external, not taken",
+                desired: vec![(a.clone(), AUTO)],
                 observed: vec![(a.clone(), seen(7, AUTO))],
+                expect: (0, 1, 0, 0, 0),
+                ..Case::default()
+            },
+            Case {
+                name: "a drifted task made outside is external, never replaced",
+                desired: vec![(a.clone(), OVERRIDE)],
+                observed: vec![(a.clone(), seen(7, AUTO))],
+                expect: (0, 1, 0, 0, 0),
+                ..Case::default()
+            },
+            Case {
+                name: "adopting takes a matching task made outside",
+                desired: vec![(a.clone(), AUTO)],
+                observed: vec![(a.clone(), seen(7, AUTO))],
+                adopt: true,
+                expect: (1, 0, 0, 0, 0),
+                ..Case::default()
+            },
+            Case {
+                name: "adopting replaces a drifted task made outside",
+                desired: vec![(a.clone(), OVERRIDE)],
+                observed: vec![(a.clone(), seen(7, AUTO))],
+                adopt: true,
                 expect_actions: vec![Action::Replace {
                     key: a.clone(),
                     id: Some(7),
-                    settings: Settings {
-                        sync_auto: false,
-                        ..AUTO
-                    },
+                    settings: OVERRIDE,
+                    ownership: Ownership::Adopted,
                 }],
                 ..Case::default()
             },
             Case {
-                name: "inventory task no longer wanted is pruned",
+                name: "owned task no longer wanted is pruned",
                 observed: vec![(b.clone(), seen(9, AUTO))],
-                inventory: vec![b.clone()],
+                owned: vec![(b.clone(), CREATED)],
                 expect_actions: vec![Action::Delete {
                     key: b.clone(),
                     id: Some(9),
                     settings: AUTO,
+                    ownership: CREATED,
                 }],
                 ..Case::default()
             },
             Case {
                 name: "prune off retains it",
                 observed: vec![(b.clone(), seen(9, AUTO))],
-                inventory: vec![b.clone()],
+                owned: vec![(b.clone(), CREATED)],
                 prune: false,
-                expect_retained: 1,
+                expect: (0, 0, 0, 1, 0),
                 ..Case::default()
             },
             Case {
-                name: "foreign task is left alone",
+                name: "a task not owned is never deleted",
                 desired: vec![(a.clone(), AUTO)],
                 observed: vec![(a.clone(), seen(7, AUTO)), (b.clone(), seen(9, AUTO))],
-                inventory: vec![a.clone()],
-                expect_in_sync: 1,
+                owned: vec![(a.clone(), CREATED)],
+                expect: (1, 0, 0, 0, 0),
                 ..Case::default()
             },
             Case {
-                name: "older rule's claim is a conflict, nothing is done",
+                name: "a task another rule holds is a conflict, nothing is done",
                 desired: vec![(a.clone(), AUTO)],
-                claims: vec![(a.clone(), Claim::Older)],
-                expect_conflicts: 1,
+                claims: vec![(a.clone(), Claim::Held(rule("other")))],
+                expect: (0, 0, 1, 0, 0),
                 ..Case::default()
             },
             Case {
-                name: "newer rule's claim does not stop this rule",
+                name: "a task handed over is taken as it is",
                 desired: vec![(a.clone(), AUTO)],
-                claims: vec![(a.clone(), Claim::Newer)],
-                expect_actions: vec![Action::Create {
-                    key: a.clone(),
-                    settings: AUTO,
-                }],
+                observed: vec![(a.clone(), seen(7, AUTO))],
+                claims: vec![(a.clone(), Claim::HandedOver(rule("other")))],
+                expect: (1, 0, 0, 0, 0),
                 ..Case::default()
             },
             Case {
-                name: "unwanted task another rule wants is released, not deleted",
+                name: "an unwanted task another rule wants is released, not deleted",
                 observed: vec![(b.clone(), seen(9, AUTO))],
-                inventory: vec![b.clone()],
-                claims: vec![(b.clone(), Claim::Newer)],
-                expect_released: 1,
+                owned: vec![(b.clone(), CREATED)],
+                claims: vec![(b.clone(), Claim::Wanted(rule("other")))],
+                expect: (0, 0, 0, 0, 1),
                 ..Case::default()
             },
             Case {
-                name: "inventory task already gone needs nothing",
-                inventory: vec![b.clone()],
+                name: "a released task once taken leaves the inventory",
+                observed: vec![(b.clone(), seen(9, AUTO))],
+                owned: vec![(b.clone(), CREATED)],
+                claims: vec![(b.clone(), Claim::Taken(rule("other")))],
+                ..Case::default()
+            },
+            Case {
+                name: "owned task already gone needs nothing",
+                owned: vec![(b.clone(), CREATED)],
                 ..Case::default()
             },
             Case {
                 name: "creates come before deletes",
                 desired: vec![(a.clone(), AUTO)],
                 observed: vec![(b.clone(), seen(9, AUTO))],
-                inventory: vec![b.clone()],
+                owned: vec![(b.clone(), CREATED)],
                 expect_actions: vec![
-                    Action::Create {
-                        key: a.clone(),
-                        settings: AUTO,
-                    },
+                    create_a.clone(),
                     Action::Delete {
                         key: b.clone(),
                         id: Some(9),
                         settings: AUTO,
+                        ownership: CREATED,
                     },
                 ],
                 ..Case::default()
@@ -360,17 +481,36 @@ mod tests {
             let input = PlanInput {
                 desired: case.desired.into_iter().collect(),
                 observed: case.observed.into_iter().collect(),
-                inventory: case.inventory.into_iter().collect(),
+                owned: case.owned.into_iter().collect(),
                 claims: case.claims.into_iter().collect(),
                 prune: case.prune,
+                adopt: case.adopt,
             };
             let p = plan(&input);
             assert_eq!(p.actions, case.expect_actions, "{}", case.name);
-            assert_eq!(p.in_sync.len(), case.expect_in_sync, "{}", case.name);
-            assert_eq!(p.conflicts.len(), case.expect_conflicts, "{}", case.name);
-            assert_eq!(p.retained.len(), case.expect_retained, "{}", case.name);
-            assert_eq!(p.released.len(), case.expect_released, "{}", case.name);
+            let counts = (
+                p.in_sync.len(),
+                p.external.len(),
+                p.conflicts.len(),
+                p.retained.len(),
+                p.releasing.len(),
+            );
+            assert_eq!(counts, case.expect, "{}", case.name);
             assert_eq!(plan(&input), p, "{} is deterministic", case.name);
         }
+    }
+
+    #[test]
+    fn a_task_acquired_by_another_rule_first_becomes_a_conflict() {
+        let a = key("nginx", "cn-east-3");
+        let input = PlanInput {
+            desired: [(a.clone(), AUTO)].into(),
+            ..PlanInput::default()
+        };
+        let mut p = plan(&input);
+        assert_eq!(p.acquisitions(&input.owned).collect::<Vec<_>>(), vec![&a]);
+        p.yield_to(&[(a.clone(), rule("first"))].into(), &input.desired);
+        assert!(p.actions.is_empty());
+        assert_eq!(p.conflicts[&a].1, rule("first"));
     }
 }

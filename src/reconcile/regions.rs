@@ -46,22 +46,31 @@ impl RegionCache {
 
 /// Step 3 of a reconcile: every target region is one SWR can replicate the source to.
 /// Costs one cached `list_regions` per source region, and nothing for same-region targets.
+///
+/// Fails open: the regions API is not in every region's API reference and may not be
+/// served everywhere, so when the lookup itself fails the check is skipped (the returned
+/// note says why, for a Warning Event) and SWR's own answer to the create decides. Only a
+/// list that lacks a target makes the spec invalid.
 pub async fn check(
     spec: &ImageSyncRuleSpec,
     swr: &SwrClient,
     cache: &RegionCache,
-) -> Result<(), Problem> {
+) -> Result<Option<String>, Problem> {
     let source = &spec.source.region;
     if spec.targets.iter().all(|t| &t.region == source) {
-        return Ok(());
+        return Ok(None);
     }
-    let supported = cache
-        .get_or_fetch(source, || swr.list_regions(source))
-        .await
-        .map_err(|e| Problem::from_api(e.api(), e.to_string()))?;
+    let supported = match cache.get_or_fetch(source, || swr.list_regions(source)).await {
+        Ok(supported) => supported,
+        Err(e) => {
+            return Ok(Some(format!(
+                "target regions not checked: the regions SWR can replicate {source} to could not be read ({e})"
+            )))
+        }
+    };
     match unsupported_targets(spec, &supported) {
         Some(message) => Err(Problem::stalled(reason::INVALID_SPEC, message)),
-        None => Ok(()),
+        None => Ok(None),
     }
 }
 

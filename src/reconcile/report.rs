@@ -1,12 +1,12 @@
 //! What one reconcile pass found and did, in the terms the status is written from.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use std::time::Instant;
 
 use super::plan::{Plan, Settings, TaskKey};
-use crate::api::status::{reason, TaskState};
+use crate::api::status::{reason, Ownership, RuleName, TaskState};
 use crate::api::status::{ImageCopy, ScanStatus};
 
 /// Why a pass did not reach "in sync", if it did not.
@@ -42,8 +42,10 @@ impl Problem {
             C::Server | C::Timeout | C::Transport | C::UnexpectedResponse => {
                 (reason::API_ERROR, true)
             }
-            C::NotFound => (reason::SOURCE_NOT_FOUND, false),
-            C::InvalidRequest | C::Conflict => (reason::API_ERROR, false),
+            // A 404 says that something is missing, not what: the steps that know it is the
+            // source (listing a repository's tasks, the organization's repositories) say so
+            // themselves.
+            C::NotFound | C::InvalidRequest | C::Conflict => (reason::API_ERROR, false),
         };
         Self {
             reason,
@@ -63,8 +65,49 @@ pub struct TaskLine {
     pub state: TaskState,
     /// SWR id, once known.
     pub id: Option<i64>,
+    /// How the rule holds it; `None` for tasks it does not own (conflicts, external ones,
+    /// wanted ones whose source is missing).
+    pub ownership: Option<Ownership>,
+    /// The other rule: the holder of a conflict, the successor of a task being released.
+    pub other_rule: Option<RuleName>,
     /// Why it is not in sync.
     pub message: Option<String>,
+}
+
+impl TaskLine {
+    /// A line with no other rule and no message.
+    pub fn new(
+        settings: Settings,
+        state: TaskState,
+        id: Option<i64>,
+        ownership: Option<Ownership>,
+    ) -> Self {
+        Self {
+            settings,
+            state,
+            id,
+            ownership,
+            other_rule: None,
+            message: None,
+        }
+    }
+
+    /// The same line, naming another rule and saying why.
+    fn about(mut self, other_rule: &RuleName, message: String) -> Self {
+        self.other_rule = Some(other_rule.clone());
+        self.message = Some(message);
+        self
+    }
+
+    /// Whether the task does what the rule wants: owned and in sync, or made outside the
+    /// operator with the wanted settings.
+    pub fn satisfied(&self) -> bool {
+        match self.state {
+            TaskState::InSync => true,
+            TaskState::External => self.message.is_none(),
+            _ => false,
+        }
+    }
 }
 
 /// The result of a pass.
@@ -85,6 +128,13 @@ pub struct Report {
     /// When follow-up work (a debounced HSS refresh, a copy in progress) is due: the rule
     /// comes back then.
     pub follow_up: Option<Instant>,
+    /// Checks skipped in this pass, for Warning Events (never a secret).
+    pub warnings: Vec<String>,
+    /// Rules that released to this rule tasks it took over in this pass.
+    pub handed_over_from: BTreeSet<RuleName>,
+    /// Whether some problem of the pass is worth retrying soon (it may be hidden behind a
+    /// problem that needs the user, which the conditions show).
+    pub retry_soon: Option<Option<Duration>>,
 }
 
 impl Report {
@@ -98,32 +148,58 @@ impl Report {
 }
 
 impl Report {
-    /// The report of a plan before anything is applied: in-sync, conflicting and retained
-    /// tasks as found, actions' tasks as pending.
+    /// The report of a plan before anything is applied: tasks as found, actions' tasks as
+    /// pending.
     pub fn from_plan(plan: &Plan, desired: usize) -> Self {
         let mut tasks = BTreeMap::new();
-        let line = |settings, state, id| TaskLine {
-            settings,
-            state,
-            id,
-            message: None,
-        };
-        for (key, found) in &plan.in_sync {
-            tasks.insert(
-                key.clone(),
-                line(found.settings, TaskState::InSync, found.id),
+        for (key, held) in &plan.in_sync {
+            let line = TaskLine::new(
+                held.found.settings,
+                TaskState::InSync,
+                held.found.id,
+                Some(held.ownership),
             );
+            tasks.insert(key.clone(), line);
         }
-        for (key, found) in &plan.retained {
-            tasks.insert(
-                key.clone(),
-                line(found.settings, TaskState::Retained, found.id),
+        for (key, held) in &plan.retained {
+            let line = TaskLine::new(
+                held.found.settings,
+                TaskState::Retained,
+                held.found.id,
+                Some(held.ownership),
             );
+            tasks.insert(key.clone(), line);
         }
-        for (key, settings) in &plan.conflicts {
-            let mut l = line(*settings, TaskState::Conflict, None);
-            l.message = Some("an older ImageSyncRule manages this task".into());
-            tasks.insert(key.clone(), l);
+        for (key, (held, successor)) in &plan.releasing {
+            let line = TaskLine::new(
+                held.found.settings,
+                TaskState::Releasing,
+                held.found.id,
+                Some(held.ownership),
+            )
+            .about(
+                successor,
+                format!("no longer wanted; handing over to ImageSyncRule {successor}"),
+            );
+            tasks.insert(key.clone(), line);
+        }
+        for (key, (settings, holder)) in &plan.conflicts {
+            let line = TaskLine::new(*settings, TaskState::Conflict, None, None)
+                .about(holder, format!("held by ImageSyncRule {holder}"));
+            tasks.insert(key.clone(), line);
+        }
+        let mut drifted = Vec::new();
+        for (key, (found, wanted)) in &plan.external {
+            let mut line = TaskLine::new(found.settings, TaskState::External, found.id, None);
+            if found.settings != *wanted {
+                line.message = Some(format!(
+                    "made outside the operator with {}; this rule wants {}",
+                    settings_text(found.settings),
+                    settings_text(*wanted)
+                ));
+                drifted.push(describe(key));
+            }
+            tasks.insert(key.clone(), line);
         }
         for action in &plan.actions {
             let (settings, id) = match action {
@@ -131,35 +207,50 @@ impl Report {
                 super::plan::Action::Replace { settings, id, .. }
                 | super::plan::Action::Delete { settings, id, .. } => (*settings, *id),
             };
-            tasks.insert(action.key().clone(), line(settings, TaskState::Pending, id));
+            let line = TaskLine::new(settings, TaskState::Pending, id, Some(action.ownership()));
+            tasks.insert(action.key().clone(), line);
         }
-        let problem = (!plan.conflicts.is_empty()).then(|| {
-            Problem::stalled(
-                reason::CONFLICT,
-                format!(
-                    "{} task(s) are managed by an older ImageSyncRule: {}",
-                    plan.conflicts.len(),
-                    plan.conflicts
-                        .keys()
-                        .map(describe)
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            )
-        });
-        Self {
+        let mut report = Self {
             tasks,
             desired,
-            problem,
-            changes: 0,
-            scans: None,
-            copies: None,
-            follow_up: None,
+            ..Self::default()
+        };
+        if !plan.conflicts.is_empty() {
+            let held: Vec<String> = plan
+                .conflicts
+                .iter()
+                .map(|(key, (_, holder))| format!("{} (by {holder})", describe(key)))
+                .collect();
+            report.add_problem(Problem::stalled(
+                reason::CONFLICT,
+                format!(
+                    "{} task(s) are held by another ImageSyncRule: {}",
+                    held.len(),
+                    list_some(&held)
+                ),
+            ));
         }
+        if !drifted.is_empty() {
+            report.add_problem(Problem::stalled(
+                reason::EXTERNAL_TASK,
+                format!(
+                    "{} task(s) exist outside the operator with other settings: {}; change them \
+                     in SWR, or set spec.existingTasks: Adopt to let this rule replace and own them",
+                    drifted.len(),
+                    list_some(&drifted)
+                ),
+            ));
+        }
+        report
     }
 
     /// Keeps the most important problem: one that needs the user beats a retryable one.
+    /// A retryable one is remembered either way, so the pass is retried with backoff.
     pub fn add_problem(&mut self, problem: Problem) {
+        if problem.retryable {
+            let after = self.retry_soon.flatten().max(problem.retry_after);
+            self.retry_soon = Some(after);
+        }
         let replace = match &self.problem {
             None => true,
             Some(current) => current.retryable && !problem.retryable,
@@ -169,12 +260,9 @@ impl Report {
         }
     }
 
-    /// Tasks in sync.
+    /// Tasks that do what the rule wants (its own in sync, and matching external ones).
     pub fn in_sync(&self) -> usize {
-        self.tasks
-            .values()
-            .filter(|t| t.state == TaskState::InSync)
-            .count()
+        self.tasks.values().filter(|t| t.satisfied()).count()
     }
 
     /// The one-line summary (`4/4 tasks in sync, 1 retained`).
@@ -185,6 +273,8 @@ impl Report {
             (count(TaskState::Conflict), "in conflict"),
             (count(TaskState::Failed), "failed"),
             (count(TaskState::Retained), "retained"),
+            (count(TaskState::External), "external"),
+            (count(TaskState::Releasing), "handing over"),
         ] {
             if n > 0 {
                 s.push_str(&format!(", {n} {what}"));
@@ -195,13 +285,22 @@ impl Report {
 
     /// A report that keeps the inventory as it was (nothing was observed or changed).
     pub fn carried(tasks: BTreeMap<TaskKey, TaskLine>, desired: usize, problem: Problem) -> Self {
-        Self {
+        let mut report = Self {
             tasks,
             desired,
-            problem: Some(problem),
             ..Self::default()
-        }
+        };
+        report.add_problem(problem);
+        report
     }
+}
+
+/// `override=false, syncAuto=true`.
+fn settings_text(settings: Settings) -> String {
+    format!(
+        "override={}, syncAuto={}",
+        settings.override_existing, settings.sync_auto
+    )
 }
 
 /// `cn-north-4:platform/nginx -> cn-east-3/platform-dr`.

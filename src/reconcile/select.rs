@@ -5,7 +5,9 @@ use std::collections::BTreeSet;
 
 use super::plan::TaskKey;
 use super::report::Problem;
+use crate::api::status::reason;
 use crate::api::ImageSyncRuleSpec;
+use crate::cloud::ErrorClass;
 use crate::swr::SwrClient;
 
 /// Whether `name` matches `pattern`: `*` is any run of characters (`/` included), `?` is
@@ -59,23 +61,35 @@ pub fn wants(spec: &ImageSyncRuleSpec, key: &TaskKey) -> bool {
             .any(|t| t.region == key.target_region && t.organization == key.target_organization)
 }
 
-/// The repositories a rule covers now. A selector costs one paged listing.
+/// The repositories a rule covers now. A selector costs one paged listing. A repository the
+/// rule owns tasks of (`owned`) that the selector still matches stays covered even when the
+/// listing lacks it: a listing is no proof that a repository is gone (an inconsistent page),
+/// the observe step's 404 for its tasks is.
 pub async fn repositories(
     spec: &ImageSyncRuleSpec,
     swr: &SwrClient,
+    owned: &BTreeSet<String>,
 ) -> Result<BTreeSet<String>, Problem> {
     let mut out: BTreeSet<String> = spec.source.repositories.iter().cloned().collect();
     if spec.source.repository_selector.is_some() {
+        let (region, organization) = (&spec.source.region, &spec.source.organization);
         let listed = swr
-            .list_repositories(&spec.source.region, &spec.source.organization)
+            .list_repositories(region, organization)
             .await
-            .map_err(|e| Problem::from_api(e.api(), e.to_string()))?;
+            .map_err(|e| match e.class() {
+                ErrorClass::NotFound => Problem::stalled(
+                    reason::SOURCE_NOT_FOUND,
+                    format!("SWR has no organization {organization} in {region}"),
+                ),
+                _ => Problem::from_api(e.api(), e.to_string()),
+            })?;
         out.extend(
             listed
                 .into_iter()
                 .map(|r| r.name)
                 .filter(|name| selects(spec, name)),
         );
+        out.extend(owned.iter().filter(|name| selects(spec, name)).cloned());
     }
     Ok(out)
 }

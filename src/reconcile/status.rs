@@ -6,7 +6,8 @@ use std::collections::{BTreeMap, HashSet};
 use super::plan::TaskKey;
 use super::report::{Report, TaskLine};
 use crate::api::status::{
-    condition_type, reason, status_value, Condition, ImageSyncRuleStatus, TaskState, TaskStatus,
+    condition_type, reason, status_value, Condition, ImageSyncRuleStatus, Ownership, TaskState,
+    TaskStatus,
 };
 
 /// The status a report describes. `now` is RFC 3339; transition times of conditions whose
@@ -106,8 +107,8 @@ fn task_status(key: &TaskKey, line: &TaskLine) -> TaskStatus {
         sync_auto: line.settings.sync_auto,
         state: line.state,
         id: line.id,
-        ownership: None,
-        other_rule: None,
+        ownership: line.ownership,
+        other_rule: line.other_rule.clone(),
         message: line.message.clone(),
     }
 }
@@ -134,11 +135,32 @@ pub fn inventory(status: Option<&ImageSyncRuleStatus>) -> BTreeMap<TaskKey, Task
                     },
                     state: t.state,
                     id: t.id,
+                    ownership: t.ownership.or_else(|| legacy_ownership(t.state)),
+                    other_rule: t.other_rule.clone(),
                     message: t.message.clone(),
                 },
             )
         })
         .collect()
+}
+
+/// Statuses written before ownership was recorded listed the tasks the rule made (or had
+/// silently taken) as in sync, pending or retained: those count as created. (A failed line
+/// is left unowned: it may be a wanted task whose source repository is missing.)
+fn legacy_ownership(state: TaskState) -> Option<Ownership> {
+    match state {
+        TaskState::InSync | TaskState::Pending | TaskState::Retained => Some(Ownership::Created),
+        TaskState::Failed | TaskState::Conflict | TaskState::External | TaskState::Releasing => {
+            None
+        }
+    }
+}
+
+/// The tasks a status says the rule owns.
+pub fn owned(status: Option<&ImageSyncRuleStatus>) -> BTreeMap<TaskKey, TaskLine> {
+    let mut lines = inventory(status);
+    lines.retain(|_, line| line.ownership.is_some());
+    lines
 }
 
 /// Whether `new` differs from `old` in anything but timestamps and newly learnt task ids:
@@ -205,15 +227,15 @@ mod tests {
             target_region: "cn-east-3".into(),
             target_organization: "dr".into(),
         };
-        let line = TaskLine {
-            settings: Settings {
+        let line = TaskLine::new(
+            Settings {
                 override_existing: false,
                 sync_auto: true,
             },
             state,
-            id: Some(1),
-            message: None,
-        };
+            Some(1),
+            Some(Ownership::Created),
+        );
         Report {
             tasks: [(key, line)].into(),
             desired: 1,

@@ -1,0 +1,137 @@
+//! A rule being deleted: its tasks go to the rules that want them (handed over, whatever
+//! the deletion policy), and the rest are deleted (`deletionPolicy: Delete`) or left in SWR
+//! (`Orphan`). The finalizer stays until that is done.
+
+use std::collections::BTreeMap;
+
+use kube::runtime::controller::Action;
+use kube::runtime::events::EventType;
+use kube::ResourceExt;
+
+use super::apply::apply;
+use super::assess::observe_step;
+use super::context::Context;
+use super::error::Error;
+use super::events::{event_reason, publish};
+use super::handover::{release_all, settle};
+use super::listings::account_of;
+use super::pipeline::{announce, write_status};
+use super::plan::{plan, PlanInput, TaskKey};
+use super::report::{Problem, Report};
+use super::secrets::{credentials, release_if_unused};
+use super::standing::name_of;
+use super::status::{inventory, owned};
+use crate::api::spec::DeletionPolicy;
+use crate::api::status::{reason, Ownership, TaskState};
+use crate::api::ImageSyncRule;
+
+/// Cleans up after `rule`; an error keeps the finalizer (and the controller retries).
+pub async fn cleanup(rule: &ImageSyncRule, ctx: &Context) -> Result<Action, Error> {
+    let before = inventory(rule.status.as_ref());
+    let mut report = Report {
+        tasks: owned(rule.status.as_ref()),
+        ..Report::default()
+    };
+    release_all(rule, ctx, &mut report);
+    let rest: BTreeMap<TaskKey, Ownership> = report
+        .tasks
+        .iter()
+        .filter(|(_, line)| line.state != TaskState::Releasing)
+        .filter_map(|(key, line)| Some((key.clone(), line.ownership?)))
+        .collect();
+    let orphan = rule.spec.deletion_policy == DeletionPolicy::Orphan || rule.spec.suspend;
+    if !rest.is_empty() && orphan {
+        report.tasks.retain(|key, _| !rest.contains_key(key));
+        let note = format!("left {} task(s) in SWR", rest.len());
+        publish(
+            ctx,
+            rule,
+            EventType::Normal,
+            event_reason::TASKS_ORPHANED,
+            note,
+        )
+        .await;
+    } else if !rest.is_empty() {
+        delete(rule, ctx, rest, &mut report).await?;
+    }
+    let handing = report
+        .tasks
+        .values()
+        .filter(|l| l.state == TaskState::Releasing)
+        .count();
+    if handing > 0 && report.problem.is_none() {
+        let message =
+            format!("waiting for {handing} task(s) to be taken over by the rules that want them");
+        report.add_problem(Problem {
+            reason: reason::DELETING,
+            retryable: true,
+            ..Problem::stalled(reason::DELETING, message)
+        });
+    }
+    if let Some(problem) = report.problem.take() {
+        let message = problem.message.clone();
+        report.add_problem(Problem {
+            reason: reason::DELETING,
+            retryable: true,
+            ..problem
+        });
+        write_status(rule, ctx, &report).await?;
+        settle(rule, ctx, &before, &report).await;
+        return Err(if handing > 0 && report.tasks.len() == handing {
+            Error::HandoverPending(handing)
+        } else {
+            Error::CleanupPending(message)
+        });
+    }
+    settle(rule, ctx, &before, &report).await;
+    let namespace = rule.namespace().unwrap_or_default();
+    let secret = &rule.spec.credentials_secret_ref.name;
+    release_if_unused(ctx, &namespace, secret, Some(&name_of(rule))).await?;
+    Ok(Action::await_change())
+}
+
+/// Deletes the owned tasks nobody takes over; what could not be deleted stays in the report
+/// with the problem that stopped it.
+async fn delete(
+    rule: &ImageSyncRule,
+    ctx: &Context,
+    rest: BTreeMap<TaskKey, Ownership>,
+    report: &mut Report,
+) -> Result<(), Error> {
+    let (swr, _) = match credentials(rule, ctx, false).await? {
+        Ok(clients) => clients,
+        Err(problem) => {
+            let message = format!(
+                "{}; {} task(s) cannot be deleted without it: re-create the Secret, or set \
+                 deletionPolicy: Orphan to leave them in SWR",
+                problem.message,
+                rest.len()
+            );
+            report.add_problem(Problem::stalled(problem.reason, message));
+            return Ok(());
+        }
+    };
+    let listings = ctx.listings.for_account(account_of(rule), false);
+    let keys = rest.keys().cloned().collect();
+    let observation = match observe_step(&swr, &keys, &listings).await {
+        Ok(observation) => observation,
+        Err(problem) => {
+            report.add_problem(problem);
+            return Ok(());
+        }
+    };
+    let plan = plan(&PlanInput {
+        observed: observation.tasks,
+        owned: rest.clone(),
+        prune: true,
+        ..PlanInput::default()
+    });
+    // Tasks already gone from SWR are done with.
+    report
+        .tasks
+        .retain(|key, _| !rest.contains_key(key) || plan.actions.iter().any(|a| a.key() == key));
+    let changes = apply(&swr, &plan.actions, report).await;
+    listings.record(&plan.actions, &changes).await;
+    announce(rule, ctx, &changes).await;
+    Ok(())
+}

@@ -1,0 +1,78 @@
+//! What follows when a rule leaves the cache or a credentials Secret is being deleted: the
+//! ledger forgets the rule, rules that were waiting for its tasks are woken, and a Secret
+//! nobody needs any more loses its finalizer.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use futures::channel::mpsc::{UnboundedReceiver, UnboundedSender};
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::Secret;
+use kube::core::PartialObjectMeta;
+use kube::ResourceExt;
+
+use super::context::Context;
+use super::plan::TaskKey;
+use super::secrets::{release_if_unused, SECRET_FINALIZER};
+use super::standing::name_of;
+use super::status::inventory;
+use crate::api::status::TaskState;
+use crate::api::ImageSyncRule;
+
+/// Something that went away.
+#[derive(Debug)]
+pub enum Departure {
+    /// A rule was deleted (its finalizer is gone).
+    Rule(Box<ImageSyncRule>),
+    /// A Secret with the operator's finalizer is being deleted.
+    Secret {
+        /// Namespace.
+        namespace: String,
+        /// Name.
+        name: String,
+    },
+}
+
+/// Where the watches report departures.
+pub type Departures = UnboundedSender<Departure>;
+
+/// The departure a Secret's watch event means, if any.
+pub fn of_secret(secret: &PartialObjectMeta<Secret>) -> Option<Departure> {
+    let ours = secret.finalizers().iter().any(|f| f == SECRET_FINALIZER);
+    (ours && secret.metadata.deletion_timestamp.is_some()).then(|| Departure::Secret {
+        namespace: secret.namespace().unwrap_or_default(),
+        name: secret.name_any(),
+    })
+}
+
+/// Handles departures until the watches stop.
+pub async fn follow(mut departures: UnboundedReceiver<Departure>, ctx: Arc<Context>) {
+    while let Some(departure) = departures.next().await {
+        let (namespace, secret) = match departure {
+            Departure::Rule(rule) => {
+                left(&rule, &ctx);
+                let namespace = rule.namespace().unwrap_or_default();
+                (namespace, rule.spec.credentials_secret_ref.name.clone())
+            }
+            Departure::Secret { namespace, name } => (namespace, name),
+        };
+        if let Err(e) = release_if_unused(&ctx, &namespace, &secret, None).await {
+            tracing::warn!(%namespace, secret, error = %e, "releasing the Secret failed; retried when it changes again");
+        }
+    }
+}
+
+/// A rule is gone: forget what it held, wake those that waited on it.
+fn left(rule: &ImageSyncRule, ctx: &Context) {
+    let me = name_of(rule);
+    ctx.ledger.forget(&me);
+    let keys: BTreeSet<TaskKey> = inventory(rule.status.as_ref()).into_keys().collect();
+    for other in ctx.claimants_of(&keys) {
+        let waits = inventory(other.status.as_ref())
+            .values()
+            .any(|l| l.state == TaskState::Conflict && l.other_rule.as_ref() == Some(&me));
+        if waits {
+            ctx.wake(&name_of(&other));
+        }
+    }
+}

@@ -1,0 +1,129 @@
+//! The credentials step, and the Secret's finalizer: a Secret that rules with
+//! `deletionPolicy: Delete` use is kept (finalizer `swrsync.io/credentials-in-use`) until no
+//! such rule is left, so that deleting a namespace, or a GitOps prune that removes the
+//! Secret together with its rules, still lets every rule delete its tasks. The operator
+//! only ever adds or removes its own finalizer; it never reads a Secret's data other than
+//! through `get` while reconciling.
+
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::{Api, Patch, PatchParams};
+use kube::ResourceExt;
+use serde_json::json;
+
+use super::context::Context;
+use super::error::Error;
+use super::pipeline::FINALIZER;
+use super::report::Problem;
+use super::standing::name_of;
+use crate::api::spec::DeletionPolicy;
+use crate::api::status::{reason, RuleName};
+use crate::api::ImageSyncRule;
+use crate::auth::Credentials;
+use crate::hss::HssClient;
+use crate::swr::SwrClient;
+
+/// Finalizer on a credentials Secret while rules that delete their tasks use it.
+pub const SECRET_FINALIZER: &str = "swrsync.io/credentials-in-use";
+
+/// The rule's credentials from the Secret in its namespace (also while that Secret is being
+/// deleted), as SWR and HSS clients; a problem when the Secret is absent or incomplete.
+/// With `protect`, a rule that deletes its tasks puts the finalizer on the Secret first.
+pub async fn credentials(
+    rule: &ImageSyncRule,
+    ctx: &Context,
+    protect: bool,
+) -> Result<Result<(SwrClient, HssClient), Problem>, Error> {
+    let namespace = rule.namespace().unwrap_or_default();
+    let name = &rule.spec.credentials_secret_ref.name;
+    let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &namespace);
+    let missing = |message: String| Ok(Err(Problem::stalled(reason::CREDENTIALS_MISSING, message)));
+    let secret = match secrets.get_opt(name).await {
+        Ok(Some(secret)) => secret,
+        Ok(None) => return missing(format!("Secret {namespace}/{name} not found")),
+        Err(source) => {
+            return Err(Error::GetSecret {
+                name: name.clone(),
+                source,
+            })
+        }
+    };
+    let credentials = match Credentials::from_secret(&secret) {
+        Ok(credentials) => credentials,
+        Err(e) => return missing(format!("Secret {namespace}/{name}: {e}")),
+    };
+    if protect && rule.spec.deletion_policy == DeletionPolicy::Delete {
+        keep(&secrets, &secret).await?;
+    }
+    Ok(Ok(ctx.clients(&namespace, name, credentials)))
+}
+
+/// Adds the finalizer, unless it is there or the Secret is already being deleted (the API
+/// server refuses new finalizers then; the rules using it still read it meanwhile).
+async fn keep(secrets: &Api<Secret>, secret: &Secret) -> Result<(), Error> {
+    let finalizers = secret.finalizers();
+    if secret.metadata.deletion_timestamp.is_some()
+        || finalizers.iter().any(|f| f == SECRET_FINALIZER)
+    {
+        return Ok(());
+    }
+    let mut wanted = finalizers.to_vec();
+    wanted.push(SECRET_FINALIZER.to_string());
+    set_finalizers(secrets, secret, wanted).await
+}
+
+/// Removes the finalizer from `namespace/name` if no rule that deletes its tasks uses the
+/// Secret any more (`leaving`: a rule whose cleanup has just finished, still in the cache).
+pub async fn release_if_unused(
+    ctx: &Context,
+    namespace: &str,
+    name: &str,
+    leaving: Option<&RuleName>,
+) -> Result<(), Error> {
+    let used = ctx.rules.state().iter().any(|r| {
+        r.namespace().as_deref() == Some(namespace)
+            && r.spec.credentials_secret_ref.name == name
+            && r.spec.deletion_policy == DeletionPolicy::Delete
+            && r.finalizers().iter().any(|f| f == FINALIZER)
+            && Some(&name_of(r)) != leaving
+    });
+    if used {
+        return Ok(());
+    }
+    let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), namespace);
+    let failed = |source| Error::PatchSecret {
+        name: name.to_string(),
+        source,
+    };
+    let Some(secret) = secrets.get_opt(name).await.map_err(failed)? else {
+        return Ok(());
+    };
+    if !secret.finalizers().iter().any(|f| f == SECRET_FINALIZER) {
+        return Ok(());
+    }
+    let rest = secret
+        .finalizers()
+        .iter()
+        .filter(|f| *f != SECRET_FINALIZER)
+        .cloned()
+        .collect();
+    set_finalizers(&secrets, &secret, rest).await
+}
+
+/// A merge patch of the finalizer list, guarded by the resourceVersion read: a concurrent
+/// change of the list makes it fail (and the pass is retried) rather than lose an entry.
+async fn set_finalizers(
+    secrets: &Api<Secret>,
+    secret: &Secret,
+    finalizers: Vec<String>,
+) -> Result<(), Error> {
+    let name = secret.name_any();
+    let patch = json!({"metadata": {
+        "finalizers": finalizers,
+        "resourceVersion": secret.resource_version(),
+    }});
+    secrets
+        .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .map(drop)
+        .map_err(|source| Error::PatchSecret { name, source })
+}
