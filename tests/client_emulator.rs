@@ -72,6 +72,42 @@ impl Setup {
         assert!(r.status().is_success(), "{}", r.text().await.unwrap());
     }
 
+    /// Revokes every IAM token the emulator issued; returns how many.
+    async fn revoke_tokens(&self) -> u64 {
+        let v: serde_json::Value = self
+            .http
+            .delete(format!("{}/_admin/tokens", self.emulator.base_url()))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        v["revoked"].as_u64().unwrap()
+    }
+
+    /// Calls of `operation` per status, as `(status, count)` sorted by status.
+    async fn statuses_of(&self, operation: &str) -> Vec<(u64, u64)> {
+        let v: serde_json::Value = self
+            .http
+            .get(format!("{}/_admin/calls", self.emulator.base_url()))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let mut out: Vec<(u64, u64)> = v["calls"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["operation"] == operation)
+            .map(|c| (c["status"].as_u64().unwrap(), c["count"].as_u64().unwrap()))
+            .collect();
+        out.sort();
+        out
+    }
+
     async fn calls_of(&self, operation: &str) -> u64 {
         let v: serde_json::Value = self
             .http
@@ -99,6 +135,14 @@ fn aksk(secret: &str) -> Credentials {
         security_token: None,
         project_id: None,
         region_projects: Default::default(),
+    })
+}
+
+fn password(password: &str) -> Credentials {
+    Credentials::Password(PasswordLogin {
+        username: "swr-operator".into(),
+        password: SecretString::new(password),
+        domain: "example-domain".into(),
     })
 }
 
@@ -260,12 +304,7 @@ async fn hss_refresh_with_aksk_project_lookup_and_with_iam_tokens() {
         .await
         .is_err());
 
-    let login = Credentials::Password(PasswordLogin {
-        username: "swr-operator".into(),
-        password: SecretString::new("s3cret!"),
-        domain: "example-domain".into(),
-    });
-    let cloud = s.cloud(s.transport(|_| {}), login);
+    let cloud = s.cloud(s.transport(|_| {}), password("s3cret!"));
     let swr = SwrClient::new(cloud.clone());
     swr.list_sync_tasks(&nginx()).await.unwrap();
     swr.list_sync_tasks(&nginx()).await.unwrap();
@@ -278,6 +317,72 @@ async fn hss_refresh_with_aksk_project_lookup_and_with_iam_tokens() {
         1,
         "one token serves many calls"
     );
+}
+
+#[tokio::test]
+async fn a_refused_cached_token_gets_one_fresh_login() {
+    let s = Setup::new().await;
+    let swr = SwrClient::new(s.cloud(s.transport(|_| {}), password("s3cret!")));
+    swr.list_sync_tasks(&nginx()).await.unwrap();
+    assert_eq!(s.calls_of("iam.create_token").await, 1);
+
+    // Revoked server-side: the cached token gets a 401, one new login, and the call succeeds.
+    assert_eq!(s.revoke_tokens().await, 1);
+    swr.list_sync_tasks(&nginx()).await.unwrap();
+    assert_eq!(
+        s.calls_of("iam.create_token").await,
+        2,
+        "exactly one new login"
+    );
+    assert_eq!(
+        s.statuses_of("swr.list_sync_tasks").await,
+        [(200, 2), (401, 1)]
+    );
+    swr.list_sync_tasks(&nginx()).await.unwrap();
+    assert_eq!(
+        s.calls_of("iam.create_token").await,
+        2,
+        "the new token is cached"
+    );
+
+    // Every answer a 401: the cached token is retried once with a new one, no more.
+    s.faults(json!({"error_rate": 1.0, "error_status": 401,
+        "operations": ["swr.list_sync_tasks"]}))
+        .await;
+    let err = swr.list_sync_tasks(&nginx()).await.unwrap_err();
+    assert_eq!(err.class(), ErrorClass::Unauthorized);
+    assert_eq!(s.calls_of("iam.create_token").await, 3);
+    assert_eq!(
+        s.statuses_of("swr.list_sync_tasks").await,
+        [(200, 3), (401, 3)]
+    );
+    // The token refused last was fetched for that call: dropped, and not retried.
+    swr.list_sync_tasks(&nginx()).await.unwrap_err();
+    assert_eq!(s.calls_of("iam.create_token").await, 4);
+    assert_eq!(
+        s.statuses_of("swr.list_sync_tasks").await,
+        [(200, 3), (401, 4)]
+    );
+}
+
+#[tokio::test]
+async fn refused_credentials_fail_at_once() {
+    let s = Setup::new().await;
+    // A wrong password: the login itself is a 401, returned as such, once per call.
+    let wrong = SwrClient::new(s.cloud(s.transport(|_| {}), password("not-the-password")));
+    for attempt in 1..=2 {
+        let err = wrong.list_sync_tasks(&nginx()).await.unwrap_err();
+        assert_eq!(err.class(), ErrorClass::Unauthorized);
+        assert!(!format!("{err} {err:?}").contains("not-the-password"));
+        assert_eq!(s.statuses_of("iam.create_token").await, [(401, attempt)]);
+    }
+    assert_eq!(s.calls_of("swr.list_sync_tasks").await, 0);
+
+    // A refused signature is not sent again.
+    let wrong_key = SwrClient::new(s.cloud(s.transport(|_| {}), aksk("not-the-secret")));
+    let err = wrong_key.list_sync_tasks(&nginx()).await.unwrap_err();
+    assert_eq!(err.class(), ErrorClass::Unauthorized);
+    assert_eq!(s.statuses_of("swr.list_sync_tasks").await, [(401, 1)]);
 }
 
 #[tokio::test]

@@ -142,6 +142,32 @@ async fn tokens_expire() {
 }
 
 #[tokio::test]
+async fn revoked_tokens_are_refused_until_the_next_login() {
+    let (_emulator, swr) = start(EmulatorConfig::embedded_default()).await;
+    let north = json!({"name": "cn-north-4"});
+    let (_, old, _) = token(&swr.base, "", &login("s3cret!", north.clone())).await;
+    let old = old.unwrap();
+    assert_eq!(with_token(&swr.base, REGIONS, &old).await.0, StatusCode::OK);
+
+    let (status, body) = admin(&swr.base, Method::DELETE, "tokens", None).await;
+    assert_eq!((status, &body), (StatusCode::OK, &json!({"revoked": 1})));
+    let (status, body) = with_token(&swr.base, REGIONS, &old).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(!body.to_string().contains(&old), "the token is not echoed");
+
+    let (_, new, _) = token(&swr.base, "", &login("s3cret!", north)).await;
+    assert_eq!(
+        with_token(&swr.base, REGIONS, &new.unwrap()).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        with_token(&swr.base, REGIONS, &old).await.0,
+        StatusCode::UNAUTHORIZED,
+        "a revoked token stays revoked"
+    );
+}
+
+#[tokio::test]
 async fn bad_logins_get_iam_errors() {
     let (_emulator, swr) = start(EmulatorConfig::embedded_default()).await;
     let mut unknown_user = login("s3cret!", json!({"name": "cn-north-4"}));

@@ -7,4 +7,4 @@ pub mod signer;
 pub mod verify;
 
 pub use credentials::{AccessKey, Credentials, CredentialsError, PasswordLogin, SecretString};
-pub use session::CloudAuth;
+pub use session::{CloudAuth, IssuedAuth};

@@ -10,6 +10,17 @@ use super::credentials::{Credentials, PasswordLogin};
 use super::iam::{self, IamToken};
 use crate::cloud::{ApiError, RequestAuth, Transport};
 
+/// Request authentication as handed out for one call, with where its token came from.
+#[derive(Debug, Clone)]
+pub struct IssuedAuth {
+    /// What the request carries.
+    pub auth: RequestAuth,
+    /// An IAM token taken from the cache rather than obtained for this call. A 401 to it
+    /// may only mean the token was revoked or expired early, so a fresh login can help;
+    /// a 401 to a token just issued, or to a signature, will not change on a second try.
+    pub cached_token: bool,
+}
+
 /// Authentication for one credential set. Cheap to share behind an `Arc`.
 #[derive(Debug)]
 pub struct CloudAuth {
@@ -41,11 +52,23 @@ impl CloudAuth {
         transport: &Transport,
         region: &str,
     ) -> Result<RequestAuth, ApiError> {
+        Ok(self.issue(transport, region).await?.auth)
+    }
+
+    /// Like [`CloudAuth::request_auth`], telling also whether the token came from the cache.
+    pub async fn issue(&self, transport: &Transport, region: &str) -> Result<IssuedAuth, ApiError> {
         match &self.credentials {
-            Credentials::AccessKey(key) => Ok(RequestAuth::Sign(key.clone())),
-            Credentials::Password(login) => Ok(RequestAuth::Token(
-                self.token(transport, login, region).await?.value,
-            )),
+            Credentials::AccessKey(key) => Ok(IssuedAuth {
+                auth: RequestAuth::Sign(key.clone()),
+                cached_token: false,
+            }),
+            Credentials::Password(login) => {
+                let (token, cached) = self.cached_or_new_token(transport, login, region).await?;
+                Ok(IssuedAuth {
+                    auth: RequestAuth::Token(token.value),
+                    cached_token: cached,
+                })
+            }
         }
     }
 
@@ -70,9 +93,11 @@ impl CloudAuth {
                 projects.insert(region.to_string(), id.clone());
                 Ok(id)
             }
-            Credentials::Password(login) => {
-                Ok(self.token(transport, login, region).await?.project_id)
-            }
+            Credentials::Password(login) => Ok(self
+                .cached_or_new_token(transport, login, region)
+                .await?
+                .0
+                .project_id),
         }
     }
 
@@ -81,18 +106,31 @@ impl CloudAuth {
         self.tokens.lock().await.remove(region);
     }
 
-    async fn token(
+    /// Drops the cached token of `region` if it is the one `refused` carried. A call that
+    /// got its 401 late must not throw away a token another call has fetched meanwhile.
+    pub async fn forget_refused(&self, region: &str, refused: &RequestAuth) {
+        let RequestAuth::Token(value) = refused else {
+            return;
+        };
+        let mut tokens = self.tokens.lock().await;
+        if tokens.get(region).is_some_and(|t| &t.value == value) {
+            tokens.remove(region);
+        }
+    }
+
+    /// The cached token of `region` while it is fresh enough (`true`), else a new one.
+    async fn cached_or_new_token(
         &self,
         transport: &Transport,
         login: &PasswordLogin,
         region: &str,
-    ) -> Result<IamToken, ApiError> {
+    ) -> Result<(IamToken, bool), ApiError> {
         let mut tokens = self.tokens.lock().await;
         if let Some(token) = tokens.get(region).filter(|t| !t.needs_refresh(Utc::now())) {
-            return Ok(token.clone());
+            return Ok((token.clone(), true));
         }
         let token = iam::create_token(transport, login, region).await?;
         tokens.insert(region.to_string(), token.clone());
-        Ok(token)
+        Ok((token, false))
     }
 }

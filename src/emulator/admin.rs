@@ -1,5 +1,6 @@
 //! The admin API under `/_admin/` (unauthenticated, loopback peers only unless configured):
-//! seed organizations and tags, read state, tasks and call counts, set faults, reset.
+//! seed organizations and tags, read state, tasks and call counts, set faults, revoke IAM
+//! tokens, reset.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -9,7 +10,7 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::Router;
 use rand::Rng;
 use serde::de::DeserializeOwned;
@@ -65,6 +66,7 @@ pub fn router(app: Arc<App>) -> Router<Arc<App>> {
         .route("/tasks", get(tasks))
         .route("/calls", get(calls))
         .route("/faults", get(faults).put(set_faults).delete(clear_faults))
+        .route("/tokens", delete(revoke_tokens))
         .route("/reset", post(reset))
         .fallback(|| async { AdminError::NotFound })
         .layer(middleware::from_fn_with_state(app, loopback_only))
@@ -165,6 +167,13 @@ async fn clear_faults(State(app): AppState) -> Response {
         .set(FaultSpec::default())
         .expect("no faults is a valid spec");
     faults(State(app)).await
+}
+
+/// Revokes every IAM token issued so far: clients holding one get 401 until they log in
+/// again.
+async fn revoke_tokens(State(app): AppState) -> Response {
+    let revoked = app.tokens.revoke_all();
+    json(StatusCode::OK, &json!({"revoked": revoked}))
 }
 
 /// Back to the start-up state: data, call counts and faults. Issued tokens stay valid.

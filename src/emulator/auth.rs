@@ -95,6 +95,16 @@ impl Tokens {
         value
     }
 
+    /// Invalidates every token issued so far (as a password change or a revocation would);
+    /// returns how many were still valid.
+    pub fn revoke_all(&self) -> usize {
+        let mut tokens = self.0.lock().expect("tokens lock");
+        let now = Utc::now();
+        let valid = tokens.values().filter(|t| t.expires_at > now).count();
+        tokens.clear();
+        valid
+    }
+
     fn find(&self, value: &str) -> Option<IssuedToken> {
         self.0.lock().expect("tokens lock").get(value).cloned()
     }
