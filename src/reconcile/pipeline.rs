@@ -162,6 +162,7 @@ async fn copy_step(
         previous.unwrap_or_default(),
         created,
         &tasks,
+        chrono::Utc::now(),
     )
     .await;
     for (type_, reason, note) in pass.notices {
