@@ -58,7 +58,7 @@ fn expected_rules() -> Value {
         {"apiGroups": ["swrsync.io"], "resources": ["imagesyncrules"], "verbs": ["get", "list", "watch", "patch", "update"]},
         {"apiGroups": ["swrsync.io"], "resources": ["imagesyncrules/status"], "verbs": ["get", "patch", "update"]},
         {"apiGroups": ["swrsync.io"], "resources": ["imagesyncrules/finalizers"], "verbs": ["update"]},
-        {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list", "watch"]},
+        {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list", "watch", "patch"]},
         {"apiGroups": ["events.k8s.io"], "resources": ["events"], "verbs": ["create"]},
     ])
 }

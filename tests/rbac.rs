@@ -42,10 +42,12 @@ async fn assert_refused_beyond_its_rights(sa: &Client, ns: &str) {
         secrets.create(&PostParams::default(), &secret).await,
     );
     let label = Patch::Merge(json!({"metadata": {"labels": {"touched": "yes"}}}));
+    let mut current = secrets.get("swr-credentials").await.unwrap();
+    current.metadata.labels = Some([("touched".to_string(), "yes".to_string())].into());
     assert_forbidden(
-        "patch a Secret",
+        "update a Secret",
         secrets
-            .patch("swr-credentials", &PatchParams::default(), &label)
+            .replace("swr-credentials", &PostParams::default(), &current)
             .await,
     );
     assert_forbidden(
@@ -130,7 +132,21 @@ async fn the_operator_works_with_exactly_the_installed_rights() {
         Some("rbac-operator")
     );
 
+    // The Secret is protected while the rule may still need it to delete its tasks...
+    let secrets: Api<Secret> = Api::namespaced(env.client.clone(), &env.ns);
+    let finalizers = |s: Secret| s.metadata.finalizers.unwrap_or_default();
+    let protected = finalizers(secrets.get("swr-credentials").await.unwrap());
+    assert_eq!(protected, ["swrsync.io/credentials-in-use"]);
     delete_through_finalizer(&env, "web").await;
+    // ...and released with the operator's own rights once no rule needs it.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !finalizers(secrets.get("swr-credentials").await.unwrap()).is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the Secret kept its finalizer"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
     let log = operator.log();
     assert_never_refused(&log);
     let token = std::fs::read_to_string(&kubeconfig)

@@ -30,6 +30,10 @@ pub const ACCESS_KEY: &str = "QTWAOYTTINDUT2QVKYUC";
 /// Its secret key.
 pub const SECRET_KEY: &str = "MFyfvK41ba2giqM7Uio6PznpdUKGpownRZlmVmHc";
 
+/// Label every rule of a test carries (its namespace), so that an operator watching all
+/// namespaces sees only that test's rules.
+pub const TEST_LABEL: &str = "swrsync-test";
+
 /// A namespace + emulator + (restartable) operator.
 pub struct Env {
     pub client: Client,
@@ -43,6 +47,9 @@ pub struct Env {
     pub metrics: Arc<Metrics>,
     /// The controller's readiness.
     pub health: Arc<Health>,
+    /// Watch every namespace (rules of this test only: they carry its label) instead of
+    /// this one alone.
+    pub all_namespaces: bool,
     operator: Option<(oneshot::Sender<()>, JoinHandle<()>)>,
 }
 
@@ -78,6 +85,7 @@ impl Env {
             reconciler: ReconcilerConfig::default(),
             metrics: Arc::default(),
             health: Arc::default(),
+            all_namespaces: false,
             operator: None,
         }
     }
@@ -98,9 +106,13 @@ impl Env {
         })
         .unwrap()
         .with_metrics(self.metrics.clone());
+        let (namespace, label_selector) = match self.all_namespaces {
+            true => (None, Some(format!("{TEST_LABEL}={}", self.ns))),
+            false => (Some(self.ns.clone()), None),
+        };
         let config = ControllerConfig {
-            namespace: Some(self.ns.clone()),
-            label_selector: None,
+            namespace,
+            label_selector,
             concurrency: 4,
             reporter: "swr-sync-operator-test".into(),
             reconciler: self.reconciler.clone(),
@@ -141,17 +153,27 @@ impl Env {
 
     /// The rules API of the namespace.
     pub fn rules(&self) -> Api<ImageSyncRule> {
-        Api::namespaced(self.client.clone(), &self.ns)
+        self.rules_in(&self.ns)
+    }
+
+    /// The rules API of another namespace.
+    pub fn rules_in(&self, ns: &str) -> Api<ImageSyncRule> {
+        Api::namespaced(self.client.clone(), ns)
     }
 
     /// Creates the credentials Secret with the emulator's demo AK/SK.
     pub async fn create_secret(&self, name: &str) {
+        self.create_secret_in(&self.ns, name).await;
+    }
+
+    /// Creates the credentials Secret in another namespace.
+    pub async fn create_secret_in(&self, ns: &str, name: &str) {
         let secret: Secret = serde_json::from_value(json!({
             "metadata": {"name": name},
             "stringData": {"accessKey": ACCESS_KEY, "secretKey": SECRET_KEY},
         }))
         .unwrap();
-        Api::<Secret>::namespaced(self.client.clone(), &self.ns)
+        Api::<Secret>::namespaced(self.client.clone(), ns)
             .create(&PostParams::default(), &secret)
             .await
             .expect("creating the Secret");
@@ -159,13 +181,23 @@ impl Env {
 
     /// Applies a rule the way GitOps tools do (server-side apply of the whole object).
     pub async fn apply(&self, name: &str, spec: Value) -> Result<ImageSyncRule, kube::Error> {
+        self.apply_in(&self.ns, name, spec).await
+    }
+
+    /// Applies a rule in another namespace (labelled for this test).
+    pub async fn apply_in(
+        &self,
+        ns: &str,
+        name: &str,
+        spec: Value,
+    ) -> Result<ImageSyncRule, kube::Error> {
         let rule = json!({
             "apiVersion": "swrsync.io/v1alpha1",
             "kind": "ImageSyncRule",
-            "metadata": {"name": name},
+            "metadata": {"name": name, "labels": {TEST_LABEL: self.ns}},
             "spec": spec,
         });
-        self.rules()
+        self.rules_in(ns)
             .patch(
                 name,
                 &PatchParams::apply("gitops").force(),
@@ -198,9 +230,24 @@ impl Env {
         what: &str,
         check: impl Fn(Option<&ImageSyncRule>) -> bool,
     ) -> Option<ImageSyncRule> {
+        self.wait_for_in(&self.ns, name, what, check).await
+    }
+
+    /// Waits until `check` holds for a rule of another namespace.
+    pub async fn wait_for_in(
+        &self,
+        ns: &str,
+        name: &str,
+        what: &str,
+        check: impl Fn(Option<&ImageSyncRule>) -> bool,
+    ) -> Option<ImageSyncRule> {
         let deadline = Instant::now() + Duration::from_secs(wait_secs());
         loop {
-            let rule = self.rules().get_opt(name).await.expect("reading the rule");
+            let rule = self
+                .rules_in(ns)
+                .get_opt(name)
+                .await
+                .expect("reading the rule");
             if check(rule.as_ref()) {
                 return rule;
             }

@@ -1,0 +1,392 @@
+//! Task ownership at its edges, on a real kube-apiserver (with kube-controller-manager, for
+//! namespace deletion) and the emulator: overlapping rules deleted together, namespaces and
+//! Secrets deleted with their rules, freed tasks taken over at once, rules that cannot act,
+//! tasks made outside the operator, a failing regions lookup.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::core::v1::{Event, Namespace, Secret};
+use kube::api::{Api, DeleteParams, ListParams};
+use serde_json::{json, Value};
+use support::cluster;
+use support::operator::{ready_reason, spec, Env, BOTH_DR, EAST_DR};
+use swr_sync_operator::api::ImageSyncRule;
+use swr_sync_operator::swr::model::CreateSyncTask;
+use swr_sync_operator::swr::{SourceRepo, SwrApi};
+
+const LIST_REGIONS: &str = "swr.list_regions";
+
+fn reason_is(rule: Option<&ImageSyncRule>, expected: &str) -> bool {
+    rule.is_some_and(|r| ready_reason(r).as_deref() == Some(expected))
+}
+
+/// The emulator's tasks as (repository, target region, id).
+async fn task_ids(env: &Env) -> Vec<(String, String, i64)> {
+    let tasks = env.admin("tasks").await;
+    let mut out: Vec<_> = tasks
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["repoName"].as_str().unwrap().to_string(),
+                t["remoteRegionId"].as_str().unwrap().to_string(),
+                t["id"].as_i64().unwrap_or_default(),
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// Somebody else (console, Terraform) creates nginx -> cn-east-3/platform-dr.
+async fn create_outside(env: &Env, override_existing: bool) {
+    let nginx = SourceRepo::new("cn-north-4", "platform", "nginx").unwrap();
+    let task = CreateSyncTask {
+        remote_region_id: "cn-east-3".into(),
+        remote_namespace: "platform-dr".into(),
+        sync_auto: true,
+        override_existing,
+    };
+    env.swr_client()
+        .create_sync_task(&nginx, &task)
+        .await
+        .unwrap();
+}
+
+fn with(mut spec: Value, field: &str, value: Value) -> Value {
+    spec[field] = value;
+    spec
+}
+
+/// The ownership recorded for the one task of a rule's status.
+fn ownership_of(rule: &ImageSyncRule) -> Option<String> {
+    let task = rule.status.as_ref()?.tasks.first()?;
+    serde_json::to_value(task).unwrap()["ownership"]
+        .as_str()
+        .map(String::from)
+}
+
+async fn wait_until<F: std::future::Future<Output = bool>>(
+    what: &str,
+    secs: u64,
+    check: impl Fn() -> F,
+) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !check().await {
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {secs}s waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+#[tokio::test]
+async fn overlapping_rules_deleted_together_leave_no_task_behind() {
+    let env = Env::start("own-both").await;
+    env.apply("a", spec(&["nginx"], EAST_DR)).await.unwrap();
+    env.wait_ready("a", "1/1 tasks in sync").await;
+    env.apply("b", spec(&["nginx"], EAST_DR)).await.unwrap();
+    env.wait_for("b", "b in Conflict", |r| reason_is(r, "False/Conflict"))
+        .await;
+
+    // As `kubectl delete isr a b`, a namespace deletion or a GitOps prune does.
+    env.delete("a").await;
+    env.delete("b").await;
+    env.wait_for("a", "a gone", |r| r.is_none()).await;
+    env.wait_for("b", "b gone", |r| r.is_none()).await;
+    assert_eq!(task_ids(&env).await, vec![], "the task left with its rules");
+}
+
+#[tokio::test]
+async fn deleting_a_namespace_with_its_secret_deletes_the_tasks() {
+    let env = Env::start("own-ns").await;
+    env.apply("web", spec(&["nginx"], EAST_DR)).await.unwrap();
+    env.apply("more", spec(&["team/api"], BOTH_DR)).await.unwrap();
+    env.wait_ready("web", "1/1 tasks in sync").await;
+    env.wait_ready("more", "2/2 tasks in sync").await;
+    assert_eq!(task_ids(&env).await.len(), 3);
+
+    let namespaces: Api<Namespace> = Api::all(env.client.clone());
+    namespaces
+        .delete(&env.ns, &DeleteParams::default())
+        .await
+        .unwrap();
+    let started = Instant::now();
+    wait_until("the namespace to go", 120, || async {
+        namespaces.get_opt(&env.ns).await.unwrap().is_none()
+    })
+    .await;
+    eprintln!(
+        "namespace gone {:.1}s after its deletion",
+        started.elapsed().as_secs_f64()
+    );
+    assert_eq!(task_ids(&env).await, vec![], "every task was deleted");
+}
+
+#[tokio::test]
+async fn a_gitops_prune_of_the_secret_and_the_rules_deletes_the_tasks_across_a_restart() {
+    let mut env = Env::start("own-prune").await;
+    env.apply("web", spec(&["nginx"], EAST_DR)).await.unwrap();
+    env.wait_ready("web", "1/1 tasks in sync").await;
+    let secrets: Api<Secret> = Api::namespaced(env.client.clone(), &env.ns);
+
+    // The operator is down while the Secret goes first, then the rule.
+    env.kill_operator();
+    secrets
+        .delete("swr-credentials", &DeleteParams::default())
+        .await
+        .unwrap();
+    env.delete("web").await;
+    let held = secrets
+        .get("swr-credentials")
+        .await
+        .expect("kept by its finalizer");
+    assert!(held.metadata.deletion_timestamp.is_some());
+
+    env.start_operator();
+    env.wait_for("web", "web gone", |r| r.is_none()).await;
+    assert_eq!(task_ids(&env).await, vec![], "the task was deleted");
+    wait_until("the Secret to go", 30, || async {
+        secrets.get_opt("swr-credentials").await.unwrap().is_none()
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_secret_deleted_before_the_operator_protected_it_leaves_a_clear_condition() {
+    // Rules made before this version ran have unprotected Secrets: cleanup cannot proceed,
+    // and says why and what to do.
+    let env = Env::start("own-nosecret").await;
+    env.apply("web", spec(&["nginx"], EAST_DR)).await.unwrap();
+    env.wait_ready("web", "1/1 tasks in sync").await;
+    let secrets: Api<Secret> = Api::namespaced(env.client.clone(), &env.ns);
+    let unprotect = json!({"metadata": {"finalizers": null}});
+    secrets
+        .patch(
+            "swr-credentials",
+            &Default::default(),
+            &kube::api::Patch::Merge(&unprotect),
+        )
+        .await
+        .unwrap();
+    secrets
+        .delete("swr-credentials", &DeleteParams::default())
+        .await
+        .unwrap();
+    env.delete("web").await;
+    let rule = env
+        .wait_for("web", "Deleting", |r| reason_is(r, "False/Deleting"))
+        .await
+        .unwrap();
+    let ready = rule
+        .status
+        .unwrap()
+        .conditions
+        .into_iter()
+        .find(|c| c.type_ == "Ready")
+        .unwrap();
+    assert!(
+        ready.message.contains("deletionPolicy: Orphan"),
+        "{}",
+        ready.message
+    );
+    assert_eq!(
+        task_ids(&env).await.len(),
+        1,
+        "nothing deleted without credentials"
+    );
+    env.create_secret("swr-credentials").await;
+    env.wait_for("web", "web gone", |r| r.is_none()).await;
+    assert_eq!(task_ids(&env).await, vec![]);
+}
+
+#[tokio::test]
+async fn a_freed_task_is_taken_over_at_once() {
+    let env = Env::start("own-free").await;
+    let orphan = with(spec(&["nginx"], EAST_DR), "deletionPolicy", json!("Orphan"));
+    env.apply("a", orphan).await.unwrap();
+    env.wait_ready("a", "1/1 tasks in sync").await;
+    let before = task_ids(&env).await;
+    // A resync far away: only a wake-up can make b act in time.
+    let waiting = with(spec(&["nginx"], EAST_DR), "resyncInterval", json!("10m"));
+    env.apply("b", waiting).await.unwrap();
+    env.wait_for("b", "b in Conflict", |r| reason_is(r, "False/Conflict"))
+        .await;
+
+    let started = Instant::now();
+    env.delete("a").await;
+    let b = env.wait_ready("b", "1/1 tasks in sync").await;
+    let took = started.elapsed();
+    eprintln!(
+        "b took the task over {:.2}s after a's deletion",
+        took.as_secs_f64()
+    );
+    assert!(took < Duration::from_secs(30), "woken, not resynced");
+    assert_eq!(ownership_of(&b).as_deref(), Some("HandedOver"));
+    assert_eq!(task_ids(&env).await, before, "the same task, not a new one");
+    env.wait_for("a", "a gone", |r| r.is_none()).await;
+
+    // b owns it now: deleting b deletes it.
+    env.delete("b").await;
+    env.wait_for("b", "b gone", |r| r.is_none()).await;
+    assert_eq!(task_ids(&env).await, vec![]);
+}
+
+#[tokio::test]
+async fn a_rule_without_credentials_does_not_block_another_namespace() {
+    let mut env = Env::without_operator("own-tenant").await;
+    env.all_namespaces = true;
+    let other = cluster::namespace(&env.client, "own-tenant-b").await;
+    // The older rule, in this namespace, has no Secret at all.
+    env.apply("old", spec(&["nginx"], EAST_DR)).await.unwrap();
+    env.start_operator();
+    env.wait_for("old", "old CredentialsMissing", |r| {
+        reason_is(r, "False/CredentialsMissing")
+    })
+    .await;
+    // A newer rule of another tenant, with working credentials, wants the same task.
+    env.create_secret_in(&other, "swr-credentials").await;
+    env.apply_in(&other, "new", spec(&["nginx"], EAST_DR))
+        .await
+        .unwrap();
+    env.wait_for_in(&other, "new", "new Ready", |r| reason_is(r, "True/InSync"))
+        .await;
+    assert_eq!(task_ids(&env).await.len(), 1);
+
+    // The older rule's credentials arrive: the task stays with the rule that made it.
+    env.create_secret("swr-credentials").await;
+    env.wait_for("old", "old in Conflict", |r| reason_is(r, "False/Conflict"))
+        .await;
+    assert_eq!(task_ids(&env).await.len(), 1, "never duplicated");
+    // The older rule goes: it has nothing to delete.
+    env.delete("old").await;
+    env.wait_for("old", "old gone", |r| r.is_none()).await;
+    assert_eq!(task_ids(&env).await.len(), 1, "not the other tenant's task");
+}
+
+#[tokio::test]
+async fn a_task_made_outside_is_left_alone_unless_adopted() {
+    let env = Env::start("own-external").await;
+    create_outside(&env, false).await;
+    let outside = task_ids(&env).await;
+
+    // Matching: Ready, reported as external, never deleted with the rule.
+    env.apply("web", spec(&["nginx"], EAST_DR)).await.unwrap();
+    let rule = env.wait_ready("web", "1/1 tasks in sync, 1 external").await;
+    assert_eq!(
+        rule.status.unwrap().tasks[0].state,
+        swr_sync_operator::api::status::TaskState::External
+    );
+    env.delete("web").await;
+    env.wait_for("web", "web gone", |r| r.is_none()).await;
+    assert_eq!(
+        task_ids(&env).await,
+        outside,
+        "somebody else's task survives its rule"
+    );
+
+    // Differing settings: the rule says so and changes nothing.
+    let mut over = spec(&["nginx"], EAST_DR);
+    over["targets"][0]["override"] = json!(true);
+    env.apply("web", over.clone()).await.unwrap();
+    let rule = env
+        .wait_for("web", "ExternalTask", |r| {
+            reason_is(r, "False/ExternalTask")
+        })
+        .await
+        .unwrap();
+    let ready = rule
+        .status
+        .unwrap()
+        .conditions
+        .into_iter()
+        .find(|c| c.type_ == "Ready")
+        .unwrap();
+    assert!(
+        ready.message.contains("existingTasks: Adopt"),
+        "{}",
+        ready.message
+    );
+    assert_eq!(task_ids(&env).await, outside, "not replaced");
+
+    // Adopting: replaced to the rule's settings, owned, and deleted with the rule.
+    env.apply("web", with(over, "existingTasks", json!("Adopt")))
+        .await
+        .unwrap();
+    let rule = env.wait_ready("web", "1/1 tasks in sync").await;
+    assert_eq!(ownership_of(&rule).as_deref(), Some("Adopted"));
+    assert_ne!(task_ids(&env).await, outside, "replaced");
+    env.delete("web").await;
+    env.wait_for("web", "web gone", |r| r.is_none()).await;
+    assert_eq!(
+        task_ids(&env).await,
+        vec![],
+        "an adopted task goes with its rule"
+    );
+}
+
+#[tokio::test]
+async fn a_failing_regions_lookup_is_skipped_with_a_warning() {
+    let env = Env::start("own-regions").await;
+    // Not found, as where the regions API is not served: never SourceNotFound.
+    env.admin_send(
+        reqwest::Method::PUT,
+        "faults",
+        json!({"error_rate": 1.0, "error_status": 404, "operations": [LIST_REGIONS]}),
+    )
+    .await;
+    env.apply("web", spec(&["nginx"], EAST_DR)).await.unwrap();
+    env.wait_ready("web", "1/1 tasks in sync").await;
+    let events = Api::<Event>::namespaced(env.client.clone(), &env.ns)
+        .list(&ListParams::default())
+        .await
+        .unwrap();
+    let warning = events
+        .items
+        .iter()
+        .find(|e| e.reason.as_deref() == Some("RegionCheckSkipped"))
+        .expect("a RegionCheckSkipped Event");
+    assert_eq!(warning.type_.as_deref(), Some("Warning"));
+
+    // A successful answer that lacks the target still makes the spec invalid.
+    env.admin_send(reqwest::Method::DELETE, "faults", json!({}))
+        .await;
+    env.apply("far", spec(&["nginx"], &[("eu-west-101", "platform-dr")]))
+        .await
+        .unwrap();
+    env.wait_for("far", "InvalidSpec", |r| reason_is(r, "False/InvalidSpec"))
+        .await;
+}
+
+#[tokio::test]
+async fn a_retryable_failure_behind_a_permanent_problem_is_retried_with_backoff() {
+    let env = Env::start("own-mixed").await;
+    env.admin_send(
+        reqwest::Method::PUT,
+        "faults",
+        json!({"error_rate": 1.0, "operations": ["swr.create_sync_task"]}),
+    )
+    .await;
+    // One repository is missing (needs the user), the other's create fails (passing).
+    let mixed = with(
+        spec(&["nginx", "no-such-repo"], EAST_DR),
+        "resyncInterval",
+        json!("10m"),
+    );
+    env.apply("web", mixed).await.unwrap();
+    env.wait_for("web", "SourceNotFound", |r| {
+        reason_is(r, "False/SourceNotFound")
+    })
+    .await;
+    env.admin_send(reqwest::Method::DELETE, "faults", json!({}))
+        .await;
+    // Retried with backoff (5 s, 10 s, ...), not at the 10-minute resync.
+    wait_until("the nginx task", 45, || async {
+        task_ids(&env).await.len() == 1
+    })
+    .await;
+}
