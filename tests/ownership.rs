@@ -105,7 +105,9 @@ async fn overlapping_rules_deleted_together_leave_no_task_behind() {
 async fn deleting_a_namespace_with_its_secret_deletes_the_tasks() {
     let env = Env::start("own-ns").await;
     env.apply("web", spec(&["nginx"], EAST_DR)).await.unwrap();
-    env.apply("more", spec(&["team/api"], BOTH_DR)).await.unwrap();
+    env.apply("more", spec(&["team/api"], BOTH_DR))
+        .await
+        .unwrap();
     env.wait_ready("web", "1/1 tasks in sync").await;
     env.wait_ready("more", "2/2 tasks in sync").await;
     assert_eq!(task_ids(&env).await.len(), 3);

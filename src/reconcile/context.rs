@@ -72,19 +72,32 @@ pub struct Context {
     failures: Mutex<HashMap<(String, String), u32>>,
 }
 
+/// What the controller's watch of the rules gives every reconcile.
+pub struct RuleWatch {
+    /// Every rule the controller sees.
+    pub rules: Store<ImageSyncRule>,
+    /// The same rules by the tasks they may want or hold.
+    pub claimants: Arc<ClaimantIndex>,
+    /// Where reconciles of other rules are asked for.
+    pub waker: UnboundedSender<ObjectRef<ImageSyncRule>>,
+}
+
 impl Context {
     /// A context with empty caches.
     pub fn new(
         client: kube::Client,
         transport: Arc<Transport>,
-        rules: Store<ImageSyncRule>,
-        claimants: Arc<ClaimantIndex>,
+        watch: RuleWatch,
         reporter: Reporter,
         config: ReconcilerConfig,
         metrics: Arc<Metrics>,
-        waker: UnboundedSender<ObjectRef<ImageSyncRule>>,
     ) -> Self {
         let (hss_debounce, list_ttl) = (config.hss_debounce, config.swr_list_ttl);
+        let RuleWatch {
+            rules,
+            claimants,
+            waker,
+        } = watch;
         Self {
             client,
             transport,

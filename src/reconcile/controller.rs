@@ -18,7 +18,7 @@ use kube::runtime::{watcher, WatchStreamExt};
 use kube::ResourceExt;
 
 use super::claimants::ClaimantIndex;
-use super::context::{Context, ReconcilerConfig};
+use super::context::{Context, ReconcilerConfig, RuleWatch};
 use super::departures::{self, Departure};
 use super::pipeline::{error_policy, reconcile};
 use crate::api::spec::RECONCILE_REQUESTED_AT;
@@ -143,15 +143,18 @@ pub async fn run(
         controller: config.reporter.clone(),
         instance: std::env::var("POD_NAME").ok(),
     };
+    let watch = RuleWatch {
+        rules: reader.clone(),
+        claimants,
+        waker,
+    };
     let ctx = Arc::new(Context::new(
         client,
         transport,
-        reader.clone(),
-        claimants,
+        watch,
         reporter,
         config.reconciler.clone(),
         config.metrics.clone(),
-        waker,
     ));
     let store = reader.clone();
     // Metadata only: the rules need to know that a Secret changed, not what it holds, and
