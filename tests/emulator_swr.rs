@@ -1,5 +1,6 @@
 //! The emulated SWR API over HTTP: validation and error bodies, sync task create/list/delete,
-//! manual sync and its jobs, the listings with paging, and region routing.
+//! manual sync and its jobs, the listings with paging, the repository listing's filters,
+//! orders and page rules, and region routing.
 
 mod support;
 
@@ -361,7 +362,7 @@ async fn listings_page_and_report_content_range() {
     assert_eq!(names, ["platform", "team_a.b-c"]);
 
     let page = swr
-        .get("/v2/manage/repos?namespace=platform&limit=1&offset=1")
+        .get("/v2/manage/repos?namespace=platform&limit=1&offset=1&order_column=updated_at&order_type=asc")
         .await;
     assert_eq!(page.headers()["content-range"], "1-1/2");
     let (_, repos) = read(page).await;
@@ -375,9 +376,9 @@ async fn listings_page_and_report_content_range() {
         "every organization without a namespace"
     );
     let beyond = swr
-        .get("/v2/manage/repos?namespace=platform&limit=10&offset=5")
+        .get("/v2/manage/repos?namespace=platform&limit=10&offset=10")
         .await;
-    assert_eq!(beyond.headers()["content-range"], "*/2");
+    assert_eq!(beyond.headers()["content-range"], "10-0/2");
 
     let tags = swr.get(&format!("{NGINX}/tags?limit=1")).await;
     assert_eq!(tags.headers()["content-range"], "0-0/2");
@@ -388,6 +389,156 @@ async fn listings_page_and_report_content_range() {
         tags[0]["path"],
         "swr.cn-north-4.myhuaweicloud.com/platform/nginx:1.25"
     );
+}
+
+/// `organization/name` of each repository of a listing answer, in order.
+fn listed(repos: &Value) -> Vec<String> {
+    repos
+        .as_array()
+        .unwrap_or_else(|| panic!("a list: {repos}"))
+        .iter()
+        .map(|r| {
+            format!(
+                "{}/{}",
+                r["namespace"].as_str().unwrap(),
+                r["name"].as_str().unwrap()
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn the_repository_listing_follows_the_api_page() {
+    let (_emulator, swr) = start(EmulatorConfig::embedded_default()).await;
+    let region = |more: Value| {
+        let mut body = json!({"region": "cn-north-4"});
+        body.as_object_mut()
+            .unwrap()
+            .extend(more.as_object().unwrap().clone());
+        Some(body)
+    };
+    let dr = region(json!({"name": "platform-dr"}));
+    assert_eq!(
+        admin(&swr.base, Method::POST, "organizations", dr).await.0,
+        201
+    );
+    // Updated last to first: team/api (start-up), platform-dr/nginx, platform/nginx (now
+    // with three tags).
+    for (org, tag) in [("platform-dr", "v1"), ("platform", "1.26")] {
+        let push = region(json!({"organization": org, "repository": "nginx", "tag": tag}));
+        assert_eq!(admin(&swr.base, Method::POST, "push", push).await.0, 200);
+    }
+    let list = |query: &str| {
+        let (swr, query) = (swr.clone(), query.to_string());
+        async move {
+            let (status, body) = read(swr.get(&format!("/v2/manage/repos?{query}")).await).await;
+            assert_eq!(status, StatusCode::OK, "{query}: {body}");
+            listed(&body)
+        }
+    };
+    let (nginx, dr_nginx, api) = ("platform/nginx", "platform-dr/nginx", "platform/team/api");
+
+    // Query parameters: the organization matches fuzzily; order_column is updated_at only.
+    assert_eq!(
+        list("namespace=platform&order_column=updated_at&order_type=asc").await,
+        [api, dr_nginx, nginx]
+    );
+    assert_eq!(
+        list("namespace=platform&order_column=updated_at&order_type=desc").await,
+        [nginx, dr_nginx, api]
+    );
+    assert_eq!(
+        list("namespace=platform").await,
+        [nginx, dr_nginx, api],
+        "default: newest first"
+    );
+    assert_eq!(list("namespace=platform-dr").await, [dr_nginx]);
+
+    // The filter form: name, updated_time or tag_count; equal names by organization.
+    let filter = |rest: &str| format!("filter=namespace::platform|{rest}");
+    for (order, expected) in [
+        ("order_column::name|order_type::asc", [nginx, dr_nginx, api]),
+        (
+            "order_column::name|order_type::desc",
+            [api, nginx, dr_nginx],
+        ),
+        (
+            "order_column::updated_time|order_type::asc",
+            [api, dr_nginx, nginx],
+        ),
+        (
+            "order_column::tag_count|order_type::asc",
+            [api, dr_nginx, nginx],
+        ),
+    ] {
+        assert_eq!(list(&filter(order)).await, expected, "{order}");
+    }
+    assert_eq!(list("filter=namespace::form").await.len(), 3, "fuzzy");
+    assert_eq!(
+        list("filter=name::team$api").await,
+        [api],
+        "fuzzy, `$` for `/`"
+    );
+    assert_eq!(
+        list("namespace=team_a.b-c&filter=namespace::platform-dr").await,
+        [dr_nginx],
+        "the filter overrides the query parameters"
+    );
+    assert!(list("filter=center::thirdparty").await.is_empty());
+
+    // Pages: Content-Range offset-count/total, only when limit and offset were sent.
+    let page = swr
+        .get("/v2/manage/repos?filter=namespace::platform|limit::2|offset::2|order_column::name|order_type::asc")
+        .await;
+    assert_eq!(page.headers()["content-range"], "2-1/3");
+    assert_eq!(listed(&read(page).await.1), [api]);
+    let whole = swr.get("/v2/manage/repos?namespace=platform").await;
+    assert!(whole.headers().get("content-range").is_none());
+    let bulk = region(json!({"name": "bulk"}));
+    assert_eq!(
+        admin(&swr.base, Method::POST, "organizations", bulk)
+            .await
+            .0,
+        201
+    );
+    for i in 0..101 {
+        let repository = format!("r{i:03}");
+        let push = region(json!({"organization": "bulk", "repository": repository, "tag": "v1"}));
+        admin(&swr.base, Method::POST, "push", push).await;
+    }
+    assert_eq!(list("namespace=bulk").await.len(), 100, "100 without limit");
+
+    for (what, query) in [
+        ("limit without offset", "namespace=platform&limit=10"),
+        ("offset without limit", "namespace=platform&offset=0"),
+        (
+            "offset not a multiple of limit",
+            "namespace=platform&limit=10&offset=5",
+        ),
+        ("zero limit", "namespace=platform&limit=0&offset=0"),
+        ("order_column without order_type", "order_column=updated_at"),
+        ("order_type without order_column", "order_type=asc"),
+        (
+            "name is a filter column",
+            "order_column=name&order_type=asc",
+        ),
+        ("unknown direction", "order_column=updated_at&order_type=up"),
+        (
+            "updated_at is a query column",
+            "filter=order_column::updated_at|order_type::asc",
+        ),
+        ("empty filter", "filter="),
+        ("unknown filter key", "filter=size::3"),
+        ("unknown center", "filter=center::others"),
+        (
+            "filter limit without offset",
+            "filter=namespace::platform|limit::10",
+        ),
+    ] {
+        let (status, body) = read(swr.get(&format!("/v2/manage/repos?{query}")).await).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{what}: {body}");
+        assert_eq!(error_code(&body), "SVCSTG.SWR.4000014", "{what}");
+    }
 }
 
 #[tokio::test]

@@ -34,17 +34,13 @@ impl World {
             .collect())
     }
 
-    /// The repositories of a region (of one organization when given), by name.
-    pub fn repositories(
-        &self,
-        region: &str,
-        organization: Option<&str>,
-    ) -> Result<Vec<Repository>, StateError> {
-        let mut out: Vec<Repository> = self
+    /// Every repository of a region, by organization, then name; `repo_query` filters,
+    /// sorts and pages them as the listing API asks.
+    pub fn repositories(&self, region: &str) -> Result<Vec<Repository>, StateError> {
+        Ok(self
             .region(region)?
             .organizations
             .iter()
-            .filter(|(name, _)| organization.is_none_or(|o| o == name.as_str()))
             .flat_map(|(org_name, org)| {
                 org.repositories.iter().map(move |(name, repo)| Repository {
                     name: name.clone(),
@@ -57,9 +53,7 @@ impl World {
                     updated_at: stamp(repo.updated_at),
                 })
             })
-            .collect();
-        out.sort_by(|a, b| (&a.name, &a.namespace).cmp(&(&b.name, &b.namespace)));
-        Ok(out)
+            .collect())
     }
 
     /// The tags of a repository, by name.
@@ -89,21 +83,24 @@ mod tests {
     #[test]
     fn views_of_the_demo_state() {
         let w = world();
-        let repos = w.repositories("cn-north-4", Some("platform")).unwrap();
+        let repos = w.repositories("cn-north-4").unwrap();
         assert_eq!(
-            repos.iter().map(|r| r.name.as_str()).collect::<Vec<_>>(),
-            ["nginx", "team/api"]
+            repos
+                .iter()
+                .map(|r| (r.namespace.as_str(), r.name.as_str()))
+                .collect::<Vec<_>>(),
+            [
+                ("platform", "nginx"),
+                ("platform", "team/api"),
+                ("team_a.b-c", "apps/api-server")
+            ]
         );
         assert_eq!(
             repos[0].path,
             "swr.cn-north-4.myhuaweicloud.com/platform/nginx"
         );
         assert_eq!(repos[0].num_images, 2);
-        assert_eq!(w.repositories("cn-north-4", None).unwrap().len(), 3);
-        assert!(w
-            .repositories("cn-north-4", Some("ghost"))
-            .unwrap()
-            .is_empty());
+        assert!(w.repositories("cn-east-3").unwrap().is_empty());
         assert_eq!(w.organizations("cn-east-3").unwrap()[0].name, "platform-dr");
         let tags = w.tags(&nginx()).unwrap();
         assert_eq!(tags[0].tag, "1.25");

@@ -14,6 +14,7 @@ mod hss_api;
 mod iam_api;
 mod listing;
 mod replication;
+mod repo_query;
 mod router;
 mod server;
 mod state;

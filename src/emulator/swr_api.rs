@@ -1,5 +1,6 @@
 //! SWR handlers: auto-sync tasks, manual sync, sync jobs, and the region, organization,
-//! repository and tag lists, with SWR's paging (`limit`/`offset`, `Content-Range`).
+//! repository and tag lists, with SWR's paging (`limit`/`offset`, `Content-Range`); the
+//! repository list's parameters live in `repo_query`.
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::Response;
@@ -7,10 +8,10 @@ use serde::Serialize;
 
 use super::auth::Caller;
 use super::errors::Failure;
+use super::repo_query::RepoQuery;
 use super::router::{RepoPath, SwrOp};
 use super::server::{empty, json, CloudCall};
 use crate::swr::model::{CreateSyncTask, ManualSync, OrganizationList, RegionInfo, SyncTarget};
-use crate::swr::names::{self, NameKind};
 use crate::swr::SourceRepo;
 
 /// Handles an authenticated SWR operation in the routed region.
@@ -64,12 +65,7 @@ pub fn handle(call: &CloudCall<'_>, caller: &Caller, op: &SwrOp) -> Result<Respo
             },
         ),
         SwrOp::ListRepositories => {
-            let organization = call.query("namespace").filter(|n| !n.is_empty());
-            if let Some(name) = organization {
-                names::validate(NameKind::Organization, name)
-                    .map_err(|e| Failure::bad_request(e.to_string()))?;
-            }
-            Page::from_query(call)?.answer(world.repositories(region, organization)?)
+            RepoQuery::parse(|key| call.query(key))?.answer(world.repositories(region)?)
         }
     };
     Ok(response)
