@@ -1,8 +1,10 @@
 //! The cloud client against the emulator over 127.0.0.1: every operation, every error class,
-//! the rate limit, retries and timeouts.
+//! the rate limit, retries and timeouts, and repository listings that neither skip nor
+//! repeat and keep to one organization.
 
 mod support;
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -14,7 +16,7 @@ use swr_sync_operator::cloud::transport::RetryPolicy;
 use swr_sync_operator::cloud::{CloudClient, ErrorClass, Transport, TransportConfig};
 use swr_sync_operator::emulator::{Emulator, EmulatorConfig, EmulatorHandle};
 use swr_sync_operator::hss::HssClient;
-use swr_sync_operator::swr::model::{CreateSyncTask, ManualSync, SyncTarget};
+use swr_sync_operator::swr::model::{CreateSyncTask, ManualSync, Repository, SyncTarget};
 use swr_sync_operator::swr::{DeleteOutcome, SourceRepo, SwrApi, SwrClient};
 
 struct Setup {
@@ -108,6 +110,29 @@ impl Setup {
         out
     }
 
+    /// Pushes a tag into cn-north-4 (the repository is created when missing).
+    async fn push(&self, organization: &str, repository: &str, tag: &str) {
+        push_to(
+            &self.http,
+            &self.emulator.base_url(),
+            organization,
+            repository,
+            tag,
+        )
+        .await;
+    }
+
+    async fn create_organization(&self, name: &str) {
+        let r = self
+            .http
+            .post(format!("{}/_admin/organizations", self.emulator.base_url()))
+            .json(&json!({"region": "cn-north-4", "name": name}))
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+    }
+
     async fn calls_of(&self, operation: &str) -> u64 {
         let v: serde_json::Value = self
             .http
@@ -126,6 +151,23 @@ impl Setup {
             .map(|c| c["count"].as_u64().unwrap())
             .sum()
     }
+}
+
+/// Pushes a tag into cn-north-4 through the admin API.
+async fn push_to(
+    http: &reqwest::Client,
+    base: &str,
+    organization: &str,
+    repository: &str,
+    tag: &str,
+) {
+    let r = http
+        .post(format!("{base}/_admin/push"))
+        .json(&json!({"region": "cn-north-4", "organization": organization, "repository": repository, "tag": tag}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
 }
 
 fn aksk(secret: &str) -> Credentials {
@@ -257,30 +299,123 @@ async fn manual_sync_jobs_regions_organizations_repositories_tags() {
     );
 }
 
+/// Names of a listing, in the order listed.
+fn names(repos: &[Repository]) -> Vec<String> {
+    repos.iter().map(|r| r.name.clone()).collect()
+}
+
+/// `bulk000`…: `n` repository names.
+fn bulk(n: usize) -> Vec<String> {
+    (0..n).map(|i| format!("bulk{i:03}")).collect()
+}
+
 #[tokio::test]
-async fn repositories_are_read_across_pages() {
+async fn repositories_come_back_complete_in_name_order_and_once() {
     let s = Setup::new().await;
-    for i in 0..130 {
-        let r = s
-            .http
-            .post(format!("{}/_admin/push", s.emulator.base_url()))
-            .json(&json!({"region": "cn-north-4", "organization": "platform", "repository": format!("bulk{i:03}"), "tag": "v1"}))
-            .send()
-            .await
-            .unwrap();
-        assert!(r.status().is_success());
+    // Pushed out of name order: unasked, the emulator lists the newest update first, so a
+    // client that did not ask for the name order would get them shuffled.
+    for i in 0..250 {
+        s.push("platform", &format!("bulk{:03}", i * 97 % 250), "v1")
+            .await;
     }
     let repos = s
         .swr()
         .list_repositories("cn-north-4", "platform")
         .await
         .unwrap();
-    assert!(repos.len() >= 132, "{}", repos.len());
+    let mut expected = bulk(250);
+    expected.extend(["nginx".to_string(), "team/api".to_string()]);
+    expected.sort();
+    assert_eq!(names(&repos), expected, "complete, by name, each once");
     assert_eq!(
         s.calls_of("swr.list_repositories").await,
-        2,
-        "two pages of 100"
+        3,
+        "three pages of 100"
     );
+}
+
+#[tokio::test]
+async fn pushes_and_new_repositories_while_paging_neither_skip_nor_repeat() {
+    let s = Setup::new().await;
+    for name in bulk(250) {
+        s.push("platform", &name, "v1").await;
+    }
+    // Each page is held back, and meanwhile tags land in listed repositories (which moves
+    // them in an update-time order) and repositories sorting first appear (which shifts
+    // every later page by one: its first entry repeats).
+    s.faults(json!({"latency": {"fixed_ms": 150}, "operations": ["swr.list_repositories"]}))
+        .await;
+    let stop = Arc::new(AtomicBool::new(false));
+    let pusher = {
+        let (http, base, stop) = (s.http.clone(), s.emulator.base_url(), stop.clone());
+        tokio::spawn(async move {
+            let mut rounds = 0;
+            while rounds < 20 && !stop.load(Ordering::Relaxed) {
+                let repo = format!("bulk{:03}", rounds * 37 % 250);
+                push_to(&http, &base, "platform", &repo, "v2").await;
+                push_to(&http, &base, "platform", &format!("a-new{rounds:02}"), "v1").await;
+                rounds += 1;
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            rounds
+        })
+    };
+    let repos = s
+        .swr()
+        .list_repositories("cn-north-4", "platform")
+        .await
+        .unwrap();
+    stop.store(true, Ordering::Relaxed);
+    let rounds = pusher.await.unwrap();
+    assert!(
+        rounds > 5,
+        "the pushes ran while the pages were read: {rounds}"
+    );
+    let listed = names(&repos);
+    assert!(
+        listed.windows(2).all(|w| w[0] < w[1]),
+        "by name, each once: {listed:?}"
+    );
+    let missing: Vec<_> = bulk(250)
+        .into_iter()
+        .chain(["nginx".into(), "team/api".into()])
+        .filter(|name| !listed.contains(name))
+        .collect();
+    assert!(missing.is_empty(), "skipped: {missing:?}");
+}
+
+#[tokio::test]
+async fn an_organization_lists_only_its_own_repositories() {
+    let s = Setup::new().await;
+    // Organizations whose names contain "platform": the listing's namespace filter is
+    // fuzzy, so their repositories come back in the pages for "platform" too, some under
+    // the same names, and more than a page of them.
+    for org in ["platform-dr", "my-platform"] {
+        s.create_organization(org).await;
+    }
+    for name in bulk(120) {
+        s.push("platform-dr", &name, "v1").await;
+    }
+    for (org, repo) in [
+        ("platform-dr", "nginx"),
+        ("my-platform", "nginx"),
+        ("my-platform", "team/api"),
+    ] {
+        s.push(org, repo, "v1").await;
+    }
+    let swr = s.swr();
+    let list = |org: &'static str| {
+        let swr = swr.clone();
+        async move { swr.list_repositories("cn-north-4", org).await.unwrap() }
+    };
+    let platform = list("platform").await;
+    assert_eq!(names(&platform), ["nginx", "team/api"]);
+    assert!(platform.iter().all(|r| r.namespace == "platform"));
+    let mut dr = bulk(120);
+    dr.push("nginx".into());
+    dr.sort();
+    assert_eq!(names(&list("platform-dr").await), dr);
+    assert_eq!(names(&list("my-platform").await), ["nginx", "team/api"]);
 }
 
 #[tokio::test]

@@ -1,5 +1,7 @@
 //! The SWR HTTP client: each operation as the API documents it, over the shared transport.
 
+use std::collections::HashSet;
+
 use reqwest::Method;
 use serde::de::DeserializeOwned;
 
@@ -39,6 +41,79 @@ pub const TASK_NOT_FOUND_CODE: &str = "SVCSTG.SWR.4001158";
 pub const PAGE_SIZE: usize = 100;
 /// Pages read at most, so a misbehaving server cannot keep a list going forever.
 const MAX_PAGES: usize = 1000;
+/// Passes over an organization's repositories before an inconsistent listing is an error.
+const LISTING_ATTEMPTS: usize = 2;
+
+/// The `filter` of one repository listing page. Only the `filter` form sorts by name (the
+/// `order_column` query parameter takes `updated_at` alone, which every push changes, so
+/// offsets would skip and repeat); and `filter` overrides the separate parameters, so the
+/// organization and the page go in it too. A validated organization name holds neither `|`
+/// nor `::`, so it cannot add filter parts.
+fn repositories_filter(organization: &str, offset: usize) -> String {
+    format!(
+        "namespace::{organization}|limit::{PAGE_SIZE}|offset::{offset}\
+         |order_column::name|order_type::asc"
+    )
+}
+
+/// The total of `Content-Range: offset-count/total` (or `start-end/total`), if any.
+fn content_range_total(value: Option<&str>) -> Option<usize> {
+    value?.rsplit_once('/')?.1.trim().parse().ok()
+}
+
+/// What one pass over the repository listing read, before the exact-organization filter.
+#[derive(Debug, Default)]
+struct RepositoryPages {
+    /// Distinct repositories, by organization and name, in the order first read.
+    repositories: Vec<Repository>,
+    seen: HashSet<(String, String)>,
+    /// The total the first page announced, when it did.
+    announced: Option<usize>,
+}
+
+impl RepositoryPages {
+    /// Adds a page; a repository a shifted page repeats is kept once.
+    fn add(&mut self, batch: Vec<Repository>, total: Option<usize>) {
+        self.announced = self.announced.or(total);
+        for repo in batch {
+            if self
+                .seen
+                .insert((repo.namespace.clone(), repo.name.clone()))
+            {
+                self.repositories.push(repo);
+            }
+        }
+    }
+
+    /// Whether every repository the first page counted was read. Fewer means the listing
+    /// shifted under the offsets (a deletion, or ties of equal names across organizations
+    /// ordered differently from page to page) and may have skipped one.
+    fn is_complete(&self) -> bool {
+        self.announced
+            .is_none_or(|total| self.repositories.len() >= total)
+    }
+
+    /// The repositories of exactly `organization`, or why the listing cannot be trusted.
+    fn exactly(self, organization: &str) -> Result<Vec<Repository>, ApiError> {
+        if !self.is_complete() {
+            return Err(ApiError::without_response(
+                ops::LIST_REPOSITORIES,
+                ErrorClass::UnexpectedResponse,
+                format!(
+                    "the listing announced {} repositories but {} distinct ones were read \
+                     across its pages: it shifted while being paged and may have skipped some",
+                    self.announced.unwrap_or_default(),
+                    self.repositories.len()
+                ),
+            ));
+        }
+        Ok(self
+            .repositories
+            .into_iter()
+            .filter(|r| r.namespace == organization)
+            .collect())
+    }
+}
 
 /// SWR over HTTP.
 #[derive(Debug, Clone)]
@@ -143,7 +218,13 @@ impl SwrClient {
         Ok(list.namespaces)
     }
 
-    /// Every repository of an organization (all pages).
+    /// Every repository of exactly `organization`, in name order, each once.
+    ///
+    /// Rules prune the tasks of repositories missing here, so the pages must neither skip
+    /// nor repeat: they are read in the stable name order (which pushes do not change) and
+    /// de-duplicated, entries of organizations that merely contain the name (the
+    /// `namespace` filter is fuzzy) are dropped, and a listing that read fewer distinct
+    /// repositories than its first page announced is read once more, then refused.
     pub async fn list_repositories(
         &self,
         region: &str,
@@ -161,18 +242,50 @@ impl SwrClient {
                 e.to_string(),
             ))
         })?;
-        self.all_pages(|| {
-            CloudRequest::new(
+        let mut pages = self
+            .repository_pages(region, organization)
+            .await
+            .map_err(failed)?;
+        for _ in 1..LISTING_ATTEMPTS {
+            if pages.is_complete() {
+                break;
+            }
+            pages = self
+                .repository_pages(region, organization)
+                .await
+                .map_err(failed)?;
+        }
+        pages.exactly(organization).map_err(failed)
+    }
+
+    /// One pass over every page of `GET /v2/manage/repos` for `organization`.
+    async fn repository_pages(
+        &self,
+        region: &str,
+        organization: &str,
+    ) -> Result<RepositoryPages, ApiError> {
+        let mut pages = RepositoryPages::default();
+        for page in 0..MAX_PAGES {
+            // The API wants offsets that are multiples of the limit.
+            let offset = page * PAGE_SIZE;
+            let request = CloudRequest::new(
                 ops::LIST_REPOSITORIES,
                 Service::Swr,
                 region,
                 Method::GET,
                 "/v2/manage/repos".into(),
             )
-            .query("namespace", organization)
-        })
-        .await
-        .map_err(failed)
+            .query("filter", repositories_filter(organization, offset));
+            let response = self.cloud.call(&request).await?;
+            let batch: Vec<Repository> = response.json()?;
+            let total = content_range_total(response.header("content-range"));
+            let full = batch.len() >= PAGE_SIZE;
+            pages.add(batch, total);
+            if !full || total.is_some_and(|t| offset + PAGE_SIZE >= t) {
+                break;
+            }
+        }
+        Ok(pages)
     }
 
     /// Every tag of a repository (all pages).
@@ -249,5 +362,66 @@ impl SwrApi for SwrClient {
                 repo: repo.clone(),
                 error,
             })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn repo(namespace: &str, name: &str) -> Repository {
+        serde_json::from_value(serde_json::json!({"name": name, "namespace": namespace})).unwrap()
+    }
+
+    #[test]
+    fn the_filter_pages_by_name() {
+        assert_eq!(
+            repositories_filter("platform", 200),
+            "namespace::platform|limit::100|offset::200|order_column::name|order_type::asc"
+        );
+    }
+
+    #[test]
+    fn content_range_totals() {
+        assert_eq!(content_range_total(Some("0-100/250")), Some(250));
+        assert_eq!(content_range_total(Some("200-49/250")), Some(250));
+        assert_eq!(content_range_total(Some("*/0")), Some(0));
+        assert_eq!(content_range_total(Some("0-9/*")), None);
+        assert_eq!(content_range_total(None), None);
+    }
+
+    #[test]
+    fn pages_keep_each_repository_once_and_only_the_exact_organization() {
+        let mut pages = RepositoryPages::default();
+        pages.add(
+            vec![repo("platform", "api"), repo("platform-dr", "nginx")],
+            Some(3),
+        );
+        // A creation shifted the next page: its first entry repeats.
+        pages.add(
+            vec![repo("platform-dr", "nginx"), repo("platform", "nginx")],
+            Some(4),
+        );
+        assert!(pages.is_complete());
+        let names: Vec<_> = pages
+            .exactly("platform")
+            .unwrap()
+            .into_iter()
+            .map(|r| r.name)
+            .collect();
+        assert_eq!(names, ["api", "nginx"]);
+    }
+
+    #[test]
+    fn fewer_than_announced_is_refused() {
+        let mut pages = RepositoryPages::default();
+        pages.add(vec![repo("platform", "a"), repo("platform", "b")], Some(3));
+        pages.add(vec![repo("platform", "b")], Some(3));
+        assert!(!pages.is_complete());
+        let err = pages.exactly("platform").unwrap_err();
+        assert_eq!(err.class, ErrorClass::UnexpectedResponse);
+        let mut unannounced = RepositoryPages::default();
+        unannounced.add(vec![repo("platform", "a")], None);
+        assert!(unannounced.is_complete(), "nothing to check against");
     }
 }

@@ -148,12 +148,14 @@ pub struct OrganizationList {
     pub namespaces: Vec<Organization>,
 }
 
-/// A repository (`GET /v2/manage/repos`), the fields the operator and emulator use.
+/// A repository (`GET /v2/manage/repos`, the SDKs' `ShowReposResp`), the fields the
+/// operator and emulator use.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Repository {
     /// Repository name.
     pub name: String,
-    /// Organization.
+    /// Organization. Required: the listing's organization filter matches fuzzily, so
+    /// this is what tells an organization's repositories from its namesakes'.
     pub namespace: String,
     /// Tag names.
     #[serde(default)]
