@@ -68,7 +68,17 @@ async fn keep(secrets: &Api<Secret>, secret: &Secret) -> Result<(), Error> {
     }
     let mut wanted = finalizers.to_vec();
     wanted.push(SECRET_FINALIZER.to_string());
-    set_finalizers(secrets, secret, wanted).await
+    match set_finalizers(secrets, secret, wanted).await {
+        // An installation that took the `patch` right away: rules work unprotected.
+        Err(Error::PatchSecret {
+            source: kube::Error::Api(refused),
+            ..
+        }) if refused.code == 403 => {
+            tracing::debug!(secret = %secret.name_any(), "not allowed to protect the Secret; going on without");
+            Ok(())
+        }
+        other => other,
+    }
 }
 
 /// Removes the finalizer from `namespace/name` if no rule that deletes its tasks uses the

@@ -38,8 +38,25 @@ impl OperatorProcess {
     /// too), logging at info as production does: benchmarks and campaigns, where debug logs
     /// would cost.
     pub fn start_in(binary: &Path, name: &str, ns: &str, endpoint: &str, args: &[&str]) -> Self {
-        let scoped = ["--namespace", ns, "--leader-election-namespace", ns];
-        let args: Vec<&str> = scoped.iter().chain(args).copied().collect();
+        let scope = ["--namespace", ns, "--leader-election-namespace", ns];
+        Self::start_scoped(binary, name, &scope, endpoint, args)
+    }
+
+    /// As [`Self::start_in`], but watching every namespace for the rules labelled
+    /// `selector`, with the Lease in `lease_ns`.
+    pub fn start_labelled(
+        binary: &Path,
+        name: &str,
+        (lease_ns, selector): (&str, &str),
+        endpoint: &str,
+        args: &[&str],
+    ) -> Self {
+        let scope = ["--label-selector", selector, "--leader-election-namespace", lease_ns];
+        Self::start_scoped(binary, name, &scope, endpoint, args)
+    }
+
+    fn start_scoped(binary: &Path, name: &str, scope: &[&str], endpoint: &str, args: &[&str]) -> Self {
+        let args: Vec<&str> = scope.iter().chain(args).copied().collect();
         let kubeconfig = super::cluster::kubeconfig();
         Self::start_logging(binary, "info", name, kubeconfig, endpoint, &args)
     }
