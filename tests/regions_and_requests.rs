@@ -40,9 +40,7 @@ async fn an_unsupported_target_region_is_invalid_and_costs_no_task_call() {
     assert_eq!(env.calls_of("swr.list_sync_tasks").await, 1);
 
     // Fixing the spec makes it converge.
-    env.apply("far", spec(&["nginx"], EAST_DR))
-        .await
-        .unwrap();
+    env.apply("far", spec(&["nginx"], EAST_DR)).await.unwrap();
     env.wait_ready("far", "1/1 tasks in sync").await;
 }
 

@@ -13,12 +13,15 @@
 mod support;
 
 mod campaign;
+mod overlap;
+mod replicas;
 mod schedule;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use clap::Parser;
+use schedule::{Shape, Sizes};
 use serde_json::json;
 
 /// Campaign settings.
@@ -37,28 +40,66 @@ struct Args {
     /// Where to write the JSON report (also printed).
     #[arg(long)]
     json: Option<PathBuf>,
+    /// Which fleets: `disjoint` (every rule has tasks of its own), `overlap` (two tenants'
+    /// rules want the same tasks), or `both` (alternately).
+    #[arg(long, value_enum, default_value_t = Fleets::Both)]
+    fleet: Fleets,
     /// Set by `cargo bench`; without it this is the short run of `cargo test`.
     #[arg(long, hide = true)]
     bench: bool,
+}
+
+/// The fleets a campaign runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Fleets {
+    Disjoint,
+    Overlap,
+    Both,
+}
+
+impl Fleets {
+    /// The fleet of schedule `index`, and whether it is that fleet's first (its tour).
+    fn of(self, index: usize) -> (Shape, bool) {
+        match self {
+            Self::Disjoint => (Shape::Disjoint, index == 0),
+            Self::Overlap => (Shape::Overlap, index == 0),
+            Self::Both if index % 2 == 0 => (Shape::Disjoint, index == 0),
+            Self::Both => (Shape::Overlap, index == 1),
+        }
+    }
 }
 
 #[tokio::main]
 async fn main() {
     let mut args = Args::parse();
     if !args.bench {
-        args.schedules = 1;
+        // The short run: the tour of each fleet.
+        args.schedules = if args.fleet == Fleets::Both { 2 } else { 1 };
     }
     let mut outcomes = Vec::new();
     for index in 0..args.schedules {
-        let schedule = schedule::schedule(args.seed, index, args.events, campaign::FLEET.rules);
+        let (shape, tour) = args.fleet.of(index);
+        let sizes = match shape {
+            Shape::Disjoint => Sizes {
+                rules: campaign::FLEET.rules,
+                tenants: 1,
+                tasks: 0,
+            },
+            Shape::Overlap => overlap::SIZES,
+        };
+        let schedule = schedule::schedule(args.seed, index, args.events, sizes, shape, tour);
         eprintln!(
-            "== schedule {index} (seed {}): {} faults",
+            "== schedule {index} {shape:?} (seed {}): {} faults",
             schedule.seed,
             schedule.steps.len()
         );
-        let outcome = campaign::run(&schedule).await;
+        let outcome = match schedule.shape {
+            Shape::Disjoint => campaign::run(&schedule).await,
+            Shape::Overlap => overlap::run(&schedule).await,
+        };
         println!(
-            "schedule {index:>3} seed {:>20} faults {:>3} violations {} converged in {:.1} s",
+            "schedule {index:>3} {:<8} seed {:>20} faults {:>3} violations {} converged in {:.1} s",
+            outcome.fleet,
             outcome.seed,
             outcome.faults.len(),
             outcome.violations.len(),
@@ -92,7 +133,7 @@ async fn main() {
     let report = json!({
         "seed": args.seed,
         "schedules": outcomes.iter().map(|o| json!({
-            "seed": o.seed, "faults": o.faults, "violations": o.violations,
+            "fleet": o.fleet, "seed": o.seed, "faults": o.faults, "violations": o.violations,
             "convergeSeconds": o.converge_seconds,
         })).collect::<Vec<_>>(),
         "faultsByKind": by_kind,

@@ -1,5 +1,5 @@
-//! Fault schedules: seeded random sequences of faults. Schedule 0 of a campaign is a tour
-//! (every kind once, in random order); later ones draw kinds at random.
+//! Fault schedules: seeded random sequences of faults. The first schedule of each fleet in a
+//! campaign is a tour (every kind once, in random order); later ones draw kinds at random.
 
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
@@ -63,6 +63,30 @@ pub enum Fault {
         /// Rule index.
         rule: usize,
     },
+    /// (Overlapping fleet.) Delete a rule and create it under another name at once, as a
+    /// GitOps rename does.
+    RenameRule {
+        /// Rule index.
+        rule: usize,
+    },
+    /// (Overlapping fleet.) Delete the second tenant's namespace (Secret and rules with
+    /// it), or create it again once it is gone.
+    DeleteOrRecreateNamespace,
+    /// (Overlapping fleet.) Delete a tenant's credentials Secret, or create it again.
+    DeleteOrRecreateSecret {
+        /// Tenant index.
+        tenant: usize,
+    },
+    /// (Overlapping fleet.) Somebody else creates a task (if SWR has none there).
+    ExternalCreate {
+        /// Task index.
+        task: usize,
+    },
+    /// (Overlapping fleet.) Somebody else deletes a task (if SWR has one there).
+    ExternalDelete {
+        /// Task index.
+        task: usize,
+    },
 }
 
 impl Fault {
@@ -81,6 +105,11 @@ impl Fault {
             Self::RotateSecret { valid: false } => "secret-rotation-broken",
             Self::EditRule { .. } => "rule-edit",
             Self::DeleteOrRecreate { .. } => "rule-delete-or-recreate",
+            Self::RenameRule { .. } => "rule-rename",
+            Self::DeleteOrRecreateNamespace => "namespace-delete-or-recreate",
+            Self::DeleteOrRecreateSecret { .. } => "secret-delete-or-recreate",
+            Self::ExternalCreate { .. } => "task-created-outside",
+            Self::ExternalDelete { .. } => "task-deleted-outside",
         }
     }
 }
@@ -90,12 +119,36 @@ impl Fault {
 pub struct Schedule {
     /// Seed it was drawn from.
     pub seed: u64,
+    /// The fleet it runs against.
+    pub shape: Shape,
     /// (pause before, fault).
     pub steps: Vec<(f64, Fault)>,
 }
 
-/// Kinds a schedule draws from (13 with both rotations).
-fn draw(rng: &mut StdRng, kind: usize, rules: usize) -> Fault {
+/// The fleet a schedule runs against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    /// Every rule has targets of its own (`campaign.rs`).
+    Disjoint,
+    /// Rules of two tenants want the same tasks (`overlap.rs`).
+    Overlap,
+}
+
+/// Sizes of the fleet faults pick from.
+#[derive(Debug, Clone, Copy)]
+pub struct Sizes {
+    /// Rules.
+    pub rules: usize,
+    /// Tenants (namespaces with a Secret each).
+    pub tenants: usize,
+    /// Tasks somebody else may create or delete.
+    pub tasks: usize,
+}
+
+/// Kinds a schedule draws from: 0-11 for both fleets, 12-16 for the overlapping one
+/// (which has no Secret rotation: 8 and 9 stand for Secret deletion and re-creation).
+fn draw(rng: &mut StdRng, kind: usize, sizes: Sizes, shape: Shape) -> Fault {
+    let rules = sizes.rules;
     let secs = rng.gen_range(1.0..4.0);
     match kind {
         0 => Fault::ServerErrors {
@@ -119,34 +172,61 @@ fn draw(rng: &mut StdRng, kind: usize, rules: usize) -> Fault {
         5 => Fault::KillAfterCreate,
         6 => Fault::HandOver,
         7 => Fault::RestartApiServer,
+        8 | 9 if shape == Shape::Overlap => Fault::DeleteOrRecreateSecret {
+            tenant: rng.gen_range(0..sizes.tenants),
+        },
         8 => Fault::RotateSecret { valid: true },
         9 => Fault::RotateSecret { valid: false },
         10 => Fault::EditRule {
             rule: rng.gen_range(0..rules),
         },
-        _ => Fault::DeleteOrRecreate {
+        11 => Fault::DeleteOrRecreate {
             rule: rng.gen_range(0..rules),
+        },
+        12 => Fault::RenameRule {
+            rule: rng.gen_range(0..rules),
+        },
+        13 => Fault::DeleteOrRecreateNamespace,
+        14 | 15 => Fault::ExternalCreate {
+            task: rng.gen_range(0..sizes.tasks),
+        },
+        _ => Fault::ExternalDelete {
+            task: rng.gen_range(0..sizes.tasks),
         },
     }
 }
 
-const KINDS: usize = 12;
+/// Number of kinds of each fleet.
+fn kinds(shape: Shape) -> usize {
+    match shape {
+        Shape::Disjoint => 12,
+        Shape::Overlap => 17,
+    }
+}
 
 /// Schedule `index` of a campaign seeded with `seed`: `events` faults (a tour of all kinds
-/// for index 0, whatever `events` says).
-pub fn schedule(seed: u64, index: usize, events: usize, rules: usize) -> Schedule {
+/// for a `tour`, whatever `events` says).
+pub fn schedule(
+    seed: u64,
+    index: usize,
+    events: usize,
+    sizes: Sizes,
+    shape: Shape,
+    tour: bool,
+) -> Schedule {
     let seed = seed.wrapping_mul(1_000_003).wrapping_add(index as u64);
     let mut rng = StdRng::seed_from_u64(seed);
-    let kinds: Vec<usize> = if index == 0 {
-        let mut all: Vec<usize> = (0..KINDS).collect();
+    let n = kinds(shape);
+    let kinds: Vec<usize> = if tour {
+        let mut all: Vec<usize> = (0..n).collect();
         all.shuffle(&mut rng);
         all
     } else {
-        (0..events).map(|_| rng.gen_range(0..KINDS)).collect()
+        (0..events).map(|_| rng.gen_range(0..n)).collect()
     };
     let steps = kinds
         .into_iter()
-        .map(|kind| (rng.gen_range(0.2..2.5), draw(&mut rng, kind, rules)))
+        .map(|kind| (rng.gen_range(0.2..2.5), draw(&mut rng, kind, sizes, shape)))
         .collect();
-    Schedule { seed, steps }
+    Schedule { seed, shape, steps }
 }

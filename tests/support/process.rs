@@ -51,11 +51,22 @@ impl OperatorProcess {
         endpoint: &str,
         args: &[&str],
     ) -> Self {
-        let scope = ["--label-selector", selector, "--leader-election-namespace", lease_ns];
+        let scope = [
+            "--label-selector",
+            selector,
+            "--leader-election-namespace",
+            lease_ns,
+        ];
         Self::start_scoped(binary, name, &scope, endpoint, args)
     }
 
-    fn start_scoped(binary: &Path, name: &str, scope: &[&str], endpoint: &str, args: &[&str]) -> Self {
+    fn start_scoped(
+        binary: &Path,
+        name: &str,
+        scope: &[&str],
+        endpoint: &str,
+        args: &[&str],
+    ) -> Self {
         let args: Vec<&str> = scope.iter().chain(args).copied().collect();
         let kubeconfig = super::cluster::kubeconfig();
         Self::start_logging(binary, "info", name, kubeconfig, endpoint, &args)
