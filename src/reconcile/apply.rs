@@ -2,9 +2,10 @@
 //! rate limit paces them), recording each outcome in the pass report.
 
 use super::observe::source_repo;
-use super::plan::{Action, Settings, TaskKey};
+use super::plan::{Action, ObservedTask, Settings, TaskKey};
 use super::report::{describe, Problem, Report, TaskLine};
 use crate::api::status::TaskState;
+use crate::cloud::ErrorClass;
 use crate::swr::model::{CreateSyncTask, SyncTarget};
 use crate::swr::{SourceRepo, SwrApi, SwrError};
 
@@ -35,20 +36,40 @@ pub async fn apply(
             remote_region_id: key.target_region.clone(),
             remote_namespace: key.target_organization.clone(),
         };
+        let made = |change| {
+            move |outcome| match outcome {
+                Made::Ours(id) => Ok((change, action_settings(action), id)),
+                Made::Outside(found) => Err(found),
+            }
+        };
         let result = match action {
             Action::Create { settings, .. } => create(swr, &repo, &target, *settings)
                 .await
-                .map(|id| (Change::Created, *settings, id)),
+                .map(made(Change::Created)),
             Action::Replace { settings, .. } => match swr.delete_sync_task(&repo, &target).await {
                 Ok(_) => create(swr, &repo, &target, *settings)
                     .await
-                    .map(|id| (Change::Replaced, *settings, id)),
+                    .map(made(Change::Replaced)),
                 Err(e) => Err(e),
             },
             Action::Delete { settings, .. } => swr
                 .delete_sync_task(&repo, &target)
                 .await
-                .map(|_| (Change::Deleted, *settings, None)),
+                .map(|_| Ok((Change::Deleted, *settings, None))),
+        };
+        let result = match result {
+            Ok(Err(found)) => {
+                // Somebody else made it meanwhile: external, not ours to keep or replace.
+                let mut line = TaskLine::new(found.settings, TaskState::External, found.id, None);
+                if found.settings != action_settings(action) {
+                    line.message =
+                        Some("made outside the operator meanwhile, with other settings".into());
+                }
+                report.tasks.insert(key.clone(), line);
+                continue;
+            }
+            Ok(Ok(done)) => Ok(done),
+            Err(e) => Err(e),
         };
         match result {
             Ok((Change::Deleted, settings, _)) => {
@@ -78,15 +99,33 @@ pub async fn apply(
     changes
 }
 
+/// The settings an action gives its task.
+fn action_settings(action: &Action) -> Settings {
+    match action {
+        Action::Create { settings, .. }
+        | Action::Replace { settings, .. }
+        | Action::Delete { settings, .. } => *settings,
+    }
+}
+
+/// What a create left in SWR.
+enum Made {
+    /// The task this rule asked for (its id, when known).
+    Ours(Option<i64>),
+    /// A task somebody else made first.
+    Outside(ObservedTask),
+}
+
 /// Creates a task. A create is never repeated blindly: after any failure the repository is
-/// listed again, and a task that is now there as wanted counts as created (the first
-/// attempt may have landed before a timeout, or another replica made it).
+/// listed again. A task now there with the wanted settings counts as created when the
+/// failure may hide a create that landed (a timeout, a 5xx, no answer); after a clear
+/// refusal, or with other settings, somebody else made it.
 async fn create(
     swr: &impl SwrApi,
     repo: &SourceRepo,
     target: &SyncTarget,
     settings: Settings,
-) -> Result<Option<i64>, SwrError> {
+) -> Result<Made, SwrError> {
     let body = CreateSyncTask {
         remote_region_id: target.remote_region_id.clone(),
         remote_namespace: target.remote_namespace.clone(),
@@ -94,21 +133,36 @@ async fn create(
         override_existing: settings.override_existing,
     };
     let Err(error) = swr.create_sync_task(repo, &body).await else {
-        return Ok(None);
+        return Ok(Made::Ours(None));
     };
     let present = swr.list_sync_tasks(repo).await.ok().and_then(|tasks| {
         tasks.into_iter().find(|t| {
             t.remote_region_id == target.remote_region_id
                 && t.remote_namespace == target.remote_namespace
-                && t.override_existing == settings.override_existing
-                && t.sync_auto == settings.sync_auto
         })
     });
-    match present {
-        Some(task) => {
-            tracing::info!(repo = %repo, id = task.id, error = %error, "create failed but the task exists; taking it");
-            Ok(Some(task.id))
-        }
-        None => Err(error),
+    let Some(task) = present else {
+        return Err(error);
+    };
+    let found = ObservedTask {
+        id: Some(task.id),
+        settings: Settings {
+            override_existing: task.override_existing,
+            sync_auto: task.sync_auto,
+        },
+    };
+    let may_have_landed = matches!(
+        error.class(),
+        ErrorClass::Timeout
+            | ErrorClass::Transport
+            | ErrorClass::Server
+            | ErrorClass::UnexpectedResponse
+    );
+    if may_have_landed && found.settings == settings {
+        tracing::info!(repo = %repo, id = task.id, error = %error, "create failed but the task exists; taking it");
+        Ok(Made::Ours(Some(task.id)))
+    } else {
+        tracing::info!(repo = %repo, id = task.id, error = %error, "create refused: somebody else made the task");
+        Ok(Made::Outside(found))
     }
 }

@@ -113,13 +113,8 @@ pub fn plan_step(
     input.desired.retain(|key, _| !gone(key));
     let total = input.desired.len() + unplannable.len();
     let mut plan = plan(&input);
-    let taken = ledger.acquire(
-        &name_of(rule),
-        plan.acquisitions(&input.owned)
-            .cloned()
-            .collect::<Vec<_>>()
-            .iter(),
-    );
+    let keys: Vec<TaskKey> = plan.acquisitions().cloned().collect();
+    let taken = ledger.acquire(&name_of(rule), &keys);
     plan.yield_to(&taken, &input.desired);
     let mut report = Report::from_plan(&plan, total);
     for (key, settings) in &unplannable {

@@ -5,6 +5,7 @@
 use std::borrow::Borrow;
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
 
 use k8s_openapi::jiff::Timestamp;
 
@@ -60,6 +61,10 @@ fn age_order(a: &ImageSyncRule, b: &ImageSyncRule) -> Ordering {
     key(a).cmp(&key(b))
 }
 
+/// How long a rule waits for the rule it released a task to before passing it over (that
+/// rule may turn out unable to take it without ever saying so: a pass that keeps failing).
+pub const HANDOVER_DEADLINE: Duration = Duration::from_secs(120);
+
 /// The rules `claims` looks at: other rules that may want or own the keys (as the cache
 /// holds them), and the ledger of this process's own recent decisions.
 pub struct Others<'a, R> {
@@ -112,7 +117,16 @@ pub fn claims<R: Borrow<ImageSyncRule>>(
             }
             (true, None, Some(h)) => Some(Claim::Held(h.holder)),
             (true, None, None) => None,
-            (false, Some(_), _) => successor(key, &others_only).map(Claim::Wanted),
+            (false, Some(_), _) => {
+                // A successor that has not taken it in time is passed over.
+                let overdue = others.ledger.overdue(key, &me, HANDOVER_DEADLINE);
+                let willing: Vec<&ImageSyncRule> = others_only
+                    .iter()
+                    .copied()
+                    .filter(|o| Some(name_of(o)) != overdue)
+                    .collect();
+                successor(key, &willing).map(Claim::Wanted)
+            }
             (false, None, _) => None,
         };
         if let Some(claim) = claim {
@@ -133,7 +147,7 @@ fn holding(
     if let Some(h) = ledger.holding(key) {
         return (&h.holder != me).then_some(h);
     }
-    let mut found: Option<Holding> = None;
+    let mut found: Vec<Holding> = Vec::new();
     for other in others {
         let Some(line) = inventory(other.status.as_ref()).remove(key) else {
             continue;
@@ -144,14 +158,16 @@ fn holding(
         let releasing_to = (line.state == TaskState::Releasing)
             .then_some(line.other_rule)
             .flatten();
-        if found.as_ref().is_none_or(|f| f.releasing_to.is_some()) {
-            found = Some(Holding {
-                holder: name_of(other),
-                releasing_to,
-            });
-        }
+        found.push(Holding {
+            holder: name_of(other),
+            releasing_to,
+        });
     }
-    found
+    // The same answer whatever order the candidates come in.
+    found.sort_by(|a, b| {
+        (a.releasing_to.is_some(), &a.holder).cmp(&(b.releasing_to.is_some(), &b.holder))
+    });
+    found.into_iter().next()
 }
 
 /// The rule a task is released to: the oldest other rule that wants it and can act, or has
@@ -327,8 +343,20 @@ mod tests {
         );
         assert_eq!(claim_on(&me, false, &[&owner], &ledger), None);
 
-        // The ledger is ahead of the cache.
+        // The ledger is ahead of the cache, once the acquisition is written.
         ledger.acquire(&name("fast"), [&t]);
+        assert_eq!(
+            claim_on(&me, false, &[&owner], &ledger),
+            None,
+            "not shown before it is written..."
+        );
+        let refused = ledger.acquire(&name("me"), [&t]);
+        assert_eq!(
+            refused.get(&t),
+            Some(&name("fast")),
+            "...but not free either"
+        );
+        ledger.record(&name("fast"), [(&t, None)]);
         assert_eq!(
             claim_on(&me, false, &[&owner], &ledger),
             Some(Claim::Held(name("fast")))
@@ -401,6 +429,12 @@ mod tests {
             Some(Claim::Wanted(name("able")))
         );
         ledger.acquire(&name("able"), [&t]);
+        assert_eq!(
+            claim_on(&me, true, &[&able], &ledger),
+            Some(Claim::Wanted(name("able"))),
+            "taken only once the taker's status is written"
+        );
+        ledger.record(&name("able"), [(&t, None)]);
         assert_eq!(
             claim_on(&me, true, &[&able], &ledger),
             Some(Claim::Taken(name("able")))

@@ -111,6 +111,13 @@ async fn delete(
             return Ok(());
         }
     };
+    // A task released earlier may have been taken meanwhile: it is not ours to delete.
+    let taken = ctx.ledger.acquire(&name_of(rule), rest.keys());
+    report.tasks.retain(|key, _| !taken.contains_key(key));
+    let rest: BTreeMap<TaskKey, Ownership> = rest
+        .into_iter()
+        .filter(|(k, _)| !taken.contains_key(k))
+        .collect();
     let listings = ctx.listings.for_account(account_of(rule), false);
     let keys = rest.keys().cloned().collect();
     let observation = match observe_step(&swr, &keys, &listings).await {

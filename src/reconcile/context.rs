@@ -13,6 +13,7 @@ use rand::Rng;
 use super::claimants::ClaimantIndex;
 use super::ledger::Ledger;
 use super::listings::TaskListings;
+use super::memo::StatusMemo;
 use super::plan::TaskKey;
 use super::regions::RegionCache;
 use super::scans::ScanGate;
@@ -65,6 +66,8 @@ pub struct Context {
     pub listings: TaskListings,
     /// Who owns which task, as this process decided (ahead of the cache).
     pub ledger: Ledger,
+    /// Statuses written that the cache does not show yet.
+    pub memo: Arc<StatusMemo>,
     waker: UnboundedSender<ObjectRef<ImageSyncRule>>,
     // Keyed by (namespace, Secret name); replaced when the Secret's content changes, so
     // IAM tokens survive between reconciles but never outlive their credentials.
@@ -80,6 +83,8 @@ pub struct RuleWatch {
     pub claimants: Arc<ClaimantIndex>,
     /// Where reconciles of other rules are asked for.
     pub waker: UnboundedSender<ObjectRef<ImageSyncRule>>,
+    /// Statuses written that the cache does not show yet.
+    pub memo: Arc<StatusMemo>,
 }
 
 impl Context {
@@ -97,6 +102,7 @@ impl Context {
             rules,
             claimants,
             waker,
+            memo,
         } = watch;
         Self {
             client,
@@ -111,6 +117,7 @@ impl Context {
             listings: TaskListings::new(list_ttl),
             ledger: Ledger::default(),
             waker,
+            memo,
             auth: Mutex::default(),
             failures: Mutex::default(),
         }

@@ -20,6 +20,7 @@ use kube::ResourceExt;
 use super::claimants::ClaimantIndex;
 use super::context::{Context, ReconcilerConfig, RuleWatch};
 use super::departures::{self, Departure};
+use super::memo::StatusMemo;
 use super::pipeline::{error_policy, reconcile};
 use crate::api::spec::RECONCILE_REQUESTED_AT;
 use crate::api::ImageSyncRule;
@@ -122,15 +123,17 @@ pub async fn run(
     }
     let (reader, writer) = reflector::store();
     let claimants = Arc::new(ClaimantIndex::default());
+    let memo = Arc::new(StatusMemo::default());
     let (departed, departures) = mpsc::unbounded();
     let trigger = watcher(rules, watch)
         .default_backoff()
         .modify(slim)
         .reflect(writer)
         .inspect_ok({
-            let (claimants, departed) = (claimants.clone(), departed.clone());
+            let (claimants, departed, memo) = (claimants.clone(), departed.clone(), memo.clone());
             move |event| {
                 claimants.apply(event);
+                memo.apply(event);
                 if let watcher::Event::Delete(rule) = event {
                     let _ = departed.unbounded_send(Departure::Rule(Box::new(rule.clone())));
                 }
@@ -147,6 +150,7 @@ pub async fn run(
         rules: reader.clone(),
         claimants,
         waker,
+        memo,
     };
     let ctx = Arc::new(Context::new(
         client,
@@ -159,14 +163,19 @@ pub async fn run(
     let store = reader.clone();
     // Metadata only: the rules need to know that a Secret changed, not what it holds, and
     // no Secret's data should pass through the watch (or sit in memory).
-    let secret_changes = changed_only(
-        watcher(secrets, watcher::Config::default()).default_backoff(),
-    )
-    .inspect_ok(move |secret| {
-        if let Some(departure) = departures::of_secret(secret) {
-            let _ = departed.unbounded_send(departure);
-        }
-    });
+    // Every listing counts for protected Secrets being deleted, the first one too: one
+    // may have been deleted while no operator ran.
+    let seen = departed.clone();
+    let secret_events = watcher(secrets, watcher::Config::default())
+        .default_backoff()
+        .inspect_ok(move |event| {
+            if let watcher::Event::Apply(secret) | watcher::Event::InitApply(secret) = event {
+                if let Some(departure) = departures::of_secret(secret) {
+                    let _ = seen.unbounded_send(departure);
+                }
+            }
+        });
+    let secret_changes = changed_only(secret_events);
     let synced = {
         let (reader, metrics, health) = (
             reader.clone(),
@@ -209,9 +218,11 @@ pub async fn run(
                 Err(e) => tracing::warn!(error = %e, "controller error"),
             }
         });
-    // Ends with the controller: its streams hold the only senders.
-    let departures = departures::follow(departures, ctx);
-    futures::join!(controller, synced, departures);
+    // Departures are followed while the controller runs, and dropped with it.
+    let departures = departures::follow(departures, departed, ctx);
+    let work = async { futures::join!(controller, synced) };
+    futures::pin_mut!(departures, work);
+    futures::future::select(work, departures).await;
     config.health.set_ready(false);
     config.metrics.watch_rules(None);
 }

@@ -45,8 +45,16 @@ pub fn of_secret(secret: &PartialObjectMeta<Secret>) -> Option<Departure> {
     })
 }
 
-/// Handles departures until the watches stop.
-pub async fn follow(mut departures: UnboundedReceiver<Departure>, ctx: Arc<Context>) {
+/// How long before a Secret whose finalizer could not be removed is looked at again.
+const RETRY: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Handles departures until the watches stop; `again` (the watches' sender) takes the ones
+/// to retry.
+pub async fn follow(
+    mut departures: UnboundedReceiver<Departure>,
+    again: Departures,
+    ctx: Arc<Context>,
+) {
     while let Some(departure) = departures.next().await {
         let (namespace, secret) = match departure {
             Departure::Rule(rule) => {
@@ -57,7 +65,15 @@ pub async fn follow(mut departures: UnboundedReceiver<Departure>, ctx: Arc<Conte
             Departure::Secret { namespace, name } => (namespace, name),
         };
         if let Err(e) = release_if_unused(&ctx, &namespace, &secret, None).await {
-            tracing::warn!(%namespace, secret, error = %e, "releasing the Secret failed; retried when it changes again");
+            tracing::warn!(%namespace, secret, error = %e, "releasing the Secret failed; retrying");
+            let again = again.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(RETRY).await;
+                let _ = again.unbounded_send(Departure::Secret {
+                    namespace,
+                    name: secret,
+                });
+            });
         }
     }
 }
@@ -68,10 +84,12 @@ fn left(rule: &ImageSyncRule, ctx: &Context) {
     ctx.ledger.forget(&me);
     let keys: BTreeSet<TaskKey> = inventory(rule.status.as_ref()).into_keys().collect();
     for other in ctx.claimants_of(&keys) {
-        let waits = inventory(other.status.as_ref())
-            .values()
-            .any(|l| l.state == TaskState::Conflict && l.other_rule.as_ref() == Some(&me));
-        if waits {
+        // Those waiting on it, and those releasing tasks to it.
+        let concerned = inventory(other.status.as_ref()).values().any(|l| {
+            matches!(l.state, TaskState::Conflict | TaskState::Releasing)
+                && l.other_rule.as_ref() == Some(&me)
+        });
+        if concerned {
             ctx.wake(&name_of(&other));
         }
     }

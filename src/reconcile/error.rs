@@ -37,6 +37,18 @@ pub enum Error {
 }
 
 impl Error {
+    /// Whether this is a deleted rule waiting for its tasks to be taken over.
+    pub fn handover_pending(&self) -> bool {
+        match self {
+            Self::HandoverPending(_) => true,
+            Self::Finalizer(e) => matches!(
+                e.as_ref(),
+                finalizer::Error::CleanupFailed(inner) if inner.handover_pending()
+            ),
+            _ => false,
+        }
+    }
+
     /// Metrics label. Every reconcile runs inside the finalizer helper, so an error of the
     /// sync or cleanup itself is labelled by what failed, not as `finalizer`; that label is
     /// left for the finalizer's own patches.

@@ -111,6 +111,22 @@ pub async fn settle(
     for giver in &report.handed_over_from {
         ctx.wake(giver);
     }
+    // A holder that no longer wants a task, or cannot act, releases it when it next
+    // looks: have it look now that somebody waits.
+    for line in report.tasks.values() {
+        if line.state != TaskState::Conflict {
+            continue;
+        }
+        let Some(holder) = line.other_rule.as_ref() else {
+            continue;
+        };
+        let new = !before
+            .values()
+            .any(|b| b.state == TaskState::Conflict && b.other_rule.as_ref() == Some(holder));
+        if new {
+            ctx.wake(holder);
+        }
+    }
     if !taken.is_empty() {
         let from: Vec<String> = report
             .handed_over_from

@@ -15,6 +15,7 @@ pub mod events;
 pub mod handover;
 pub mod ledger;
 pub mod listings;
+pub mod memo;
 pub mod observe;
 pub mod pipeline;
 pub mod plan;

@@ -28,7 +28,7 @@ use super::secrets::credentials;
 use super::status::{self, inventory, owned};
 use super::{copies, scans};
 use crate::api::spec::RECONCILE_REQUESTED_AT;
-use crate::api::status::{reason, status_value, TaskState};
+use crate::api::status::{reason, status_value, RuleName, TaskState};
 use crate::api::{ImageSyncRule, ImageSyncRuleStatus};
 use crate::hss::HssClient;
 use crate::swr::SwrClient;
@@ -44,6 +44,7 @@ pub const HANDOVER_POLL: Duration = Duration::from_secs(5);
 /// Entry point for the controller: finalizer handling around [`sync`] and [`cleanup`],
 /// timed and counted, in a span naming the rule (every log line of the reconcile has it).
 pub async fn reconcile(rule: Arc<ImageSyncRule>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let rule = ctx.memo.freshest(rule);
     let (namespace, name) = key_of(&rule);
     let span = tracing::info_span!("reconcile", %namespace, rule = %name);
     let started = Instant::now();
@@ -57,6 +58,10 @@ pub async fn reconcile(rule: Arc<ImageSyncRule>, ctx: Arc<Context>) -> Result<Ac
     .instrument(span)
     .await
     .map_err(|e| Error::Finalizer(Box::new(e)));
+    if result.is_err() {
+        // What this pass acquired was never written: other rules may have it again.
+        ctx.ledger.rollback(&RuleName { namespace, name });
+    }
     let failure = result.as_ref().err().map(Error::label);
     ctx.metrics.reconciled(started.elapsed(), failure);
     result
@@ -64,6 +69,10 @@ pub async fn reconcile(rule: Arc<ImageSyncRule>, ctx: Arc<Context>) -> Result<Ac
 
 /// Retry policy for failed reconciles: per-rule exponential backoff with jitter.
 pub fn error_policy(rule: Arc<ImageSyncRule>, error: &Error, ctx: Arc<Context>) -> Action {
+    if error.handover_pending() {
+        // Not a failure: a deleted rule waits for others to take its tasks (they wake it).
+        return Action::requeue(HANDOVER_POLL);
+    }
     tracing::warn!(rule = %key_of(&rule).1, namespace = %key_of(&rule).0, error = %error, "reconcile failed");
     Action::requeue(ctx.backoff(key_of(&rule), None))
 }
@@ -243,11 +252,12 @@ pub(super) async fn finish(
 ) -> Result<Action, Error> {
     write_status(rule, ctx, &report).await?;
     settle(rule, ctx, &inventory(rule.status.as_ref()), &report).await;
-    if report
+    let releasing = report
         .tasks
         .values()
-        .any(|t| t.state == TaskState::Releasing)
-    {
+        .any(|t| t.state == TaskState::Releasing);
+    // Not while backing off: a throttled SWR is not called every few seconds for this.
+    if releasing && report.retry_soon.is_none() {
         report.follow_up_at(Some(Instant::now() + HANDOVER_POLL));
     }
     if let Some(problem) = report
@@ -301,13 +311,15 @@ pub(super) async fn write_status(
         Api::namespaced(ctx.client.clone(), &rule.namespace().unwrap_or_default());
     let patch =
         json!({"apiVersion": "swrsync.io/v1alpha1", "kind": "ImageSyncRule", "status": new});
-    api.patch_status(
-        &rule.name_any(),
-        &PatchParams::apply(FIELD_MANAGER).force(),
-        &Patch::Apply(&patch),
-    )
-    .await
-    .map_err(Error::PatchStatus)?;
+    let written = api
+        .patch_status(
+            &rule.name_any(),
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(&patch),
+        )
+        .await
+        .map_err(Error::PatchStatus)?;
+    ctx.memo.remember(&written);
     let ready = status::ready_state(Some(&new));
     if ready != status::ready_state(previous) {
         if let Some((state, reason)) = ready {

@@ -170,20 +170,14 @@ impl Plan {
         }
     }
 
-    /// The tasks this plan takes for the rule that it did not own before: created, adopted
-    /// or handed over. They must be acquired before anything is written or called.
-    pub fn acquisitions<'a>(
-        &'a self,
-        owned: &'a BTreeMap<TaskKey, Ownership>,
-    ) -> impl Iterator<Item = &'a TaskKey> + 'a {
-        let acted = self
-            .actions
+    /// The tasks this plan acts on or keeps as the rule's: they must be acquired before
+    /// anything is written or called (a task taken over, or one released meanwhile, may be
+    /// another rule's by now).
+    pub fn acquisitions(&self) -> impl Iterator<Item = &TaskKey> {
+        self.actions
             .iter()
-            .filter(|a| !matches!(a, Action::Delete { .. }))
-            .map(Action::key);
-        acted
+            .map(Action::key)
             .chain(self.in_sync.keys())
-            .filter(move |k| !owned.contains_key(*k))
     }
 }
 
@@ -508,7 +502,7 @@ mod tests {
             ..PlanInput::default()
         };
         let mut p = plan(&input);
-        assert_eq!(p.acquisitions(&input.owned).collect::<Vec<_>>(), vec![&a]);
+        assert_eq!(p.acquisitions().collect::<Vec<_>>(), vec![&a]);
         p.yield_to(&[(a.clone(), rule("first"))].into(), &input.desired);
         assert!(p.actions.is_empty());
         assert_eq!(p.conflicts[&a].1, rule("first"));

@@ -52,7 +52,11 @@ pub async fn credentials(
         Err(e) => return missing(format!("Secret {namespace}/{name}: {e}")),
     };
     if protect && rule.spec.deletion_policy == DeletionPolicy::Delete {
-        keep(&secrets, &secret).await?;
+        // Best effort: a rule that cannot protect its Secret still works (and tries again at
+        // its next pass); failing it would block replication for a deletion-time nicety.
+        if let Err(e) = keep(&secrets, &secret).await {
+            tracing::warn!(error = %e, "protecting the credentials Secret failed; going on without");
+        }
     }
     Ok(Ok(ctx.clients(&namespace, name, credentials)))
 }
@@ -68,17 +72,7 @@ async fn keep(secrets: &Api<Secret>, secret: &Secret) -> Result<(), Error> {
     }
     let mut wanted = finalizers.to_vec();
     wanted.push(SECRET_FINALIZER.to_string());
-    match set_finalizers(secrets, secret, wanted).await {
-        // An installation that took the `patch` right away: rules work unprotected.
-        Err(Error::PatchSecret {
-            source: kube::Error::Api(refused),
-            ..
-        }) if refused.code == 403 => {
-            tracing::debug!(secret = %secret.name_any(), "not allowed to protect the Secret; going on without");
-            Ok(())
-        }
-        other => other,
-    }
+    set_finalizers(secrets, secret, wanted).await
 }
 
 /// Removes the finalizer from `namespace/name` if no rule that deletes its tasks uses the
@@ -116,7 +110,14 @@ pub async fn release_if_unused(
         .filter(|f| *f != SECRET_FINALIZER)
         .cloned()
         .collect();
-    set_finalizers(&secrets, &secret, rest).await
+    match set_finalizers(&secrets, &secret, rest).await {
+        // An installation that took the `patch` right away never protected anything.
+        Err(Error::PatchSecret {
+            source: kube::Error::Api(refused),
+            ..
+        }) if refused.code == 403 => Ok(()),
+        other => other,
+    }
 }
 
 /// A merge patch of the finalizer list, guarded by the resourceVersion read: a concurrent

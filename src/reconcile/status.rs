@@ -145,14 +145,15 @@ pub fn inventory(status: Option<&ImageSyncRuleStatus>) -> BTreeMap<TaskKey, Task
 }
 
 /// Statuses written before ownership was recorded listed the tasks the rule made (or had
-/// silently taken) as in sync, pending or retained: those count as created. (A failed line
-/// is left unowned: it may be a wanted task whose source repository is missing.)
+/// silently taken) as in sync, pending, retained or failed (a prune or replace that failed):
+/// those count as created. (A failed line for a source repository that is missing counts
+/// too; its task cannot exist, so the next pass drops it.)
 fn legacy_ownership(state: TaskState) -> Option<Ownership> {
     match state {
-        TaskState::InSync | TaskState::Pending | TaskState::Retained => Some(Ownership::Created),
-        TaskState::Failed | TaskState::Conflict | TaskState::External | TaskState::Releasing => {
-            None
+        TaskState::InSync | TaskState::Pending | TaskState::Retained | TaskState::Failed => {
+            Some(Ownership::Created)
         }
+        TaskState::Conflict | TaskState::External | TaskState::Releasing => None,
     }
 }
 
