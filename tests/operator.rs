@@ -297,7 +297,7 @@ async fn missing_secret_then_created_converges() {
 }
 
 #[tokio::test]
-async fn the_older_rule_wins_a_conflict() {
+async fn the_rule_that_owns_a_task_keeps_it_and_the_other_waits() {
     let env = Env::start("conflict").await;
     env.apply("first", spec(&["nginx"], EAST_DR)).await.unwrap();
     env.wait_ready("first", "1/1 tasks in sync").await;

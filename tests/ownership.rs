@@ -392,3 +392,46 @@ async fn a_retryable_failure_behind_a_permanent_problem_is_retried_with_backoff(
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_selector_prunes_a_repository_only_once_swr_confirms_it_is_gone() {
+    let env = Env::start("own-selector").await;
+    let mut selector = spec(&[], EAST_DR);
+    selector["source"]["repositorySelector"] = json!({"include": ["*"]});
+    env.apply("all", selector).await.unwrap();
+    env.wait_ready("all", "2/2 tasks in sync").await;
+    assert_eq!(task_ids(&env).await.len(), 2);
+
+    // The listing leaves team/api out, although it exists: its task stays.
+    env.admin_send(
+        reqwest::Method::PUT,
+        "faults",
+        json!({"hidden_repositories": ["platform/team/api"]}),
+    )
+    .await;
+    env.request_reconcile("all", "hidden").await;
+    env.wait_for("all", "the pass with the hidden repository", |r| {
+        r.and_then(|r| r.status.as_ref())
+            .is_some_and(|s| s.last_handled_reconcile_at.as_deref() == Some("hidden"))
+    })
+    .await;
+    assert_eq!(
+        task_ids(&env).await.len(),
+        2,
+        "no prune on a listing's word"
+    );
+
+    // Gone for real: its task listing answers 404, and the task goes with it.
+    env.admin_send(reqwest::Method::DELETE, "faults", json!({}))
+        .await;
+    let deleted = env
+        .admin_send(
+            reqwest::Method::DELETE,
+            "repositories",
+            json!({"region": "cn-north-4", "organization": "platform", "repository": "team/api"}),
+        )
+        .await;
+    eprintln!("deleting the repository: {deleted}");
+    env.request_reconcile("all", "gone").await;
+    env.wait_ready("all", "1/1 tasks in sync").await;
+}

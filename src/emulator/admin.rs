@@ -62,6 +62,7 @@ pub fn router(app: Arc<App>) -> Router<Arc<App>> {
     Router::new()
         .route("/push", post(push))
         .route("/organizations", post(create_organization))
+        .route("/repositories", delete(delete_repository))
         .route("/state", get(state))
         .route("/tasks", get(tasks))
         .route("/calls", get(calls))
@@ -139,6 +140,26 @@ async fn create_organization(State(app): AppState, body: Bytes) -> Result<Respon
         .create_organization(&new.region, &new.name)?
         .listed(&new.name);
     Ok(json(StatusCode::CREATED, &org))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GoneRepository {
+    region: String,
+    organization: String,
+    repository: String,
+}
+
+/// Deletes a repository (and its tasks), as its owner would in the console.
+async fn delete_repository(State(app): AppState, body: Bytes) -> Result<Response, AdminError> {
+    let gone: GoneRepository = parse(&body)?;
+    let repo = SourceRepo::new(&gone.region, &gone.organization, &gone.repository)
+        .map_err(|e| AdminError::from(StateError::from(e)))?;
+    app.world().delete_repository(&repo)?;
+    Ok(json(
+        StatusCode::OK,
+        &serde_json::json!({"deleted": repo.to_string()}),
+    ))
 }
 
 async fn state(State(app): AppState) -> Response {

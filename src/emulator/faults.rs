@@ -75,6 +75,10 @@ pub struct FaultSpec {
     /// Seed for the random choices, for repeatable runs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<u64>,
+    /// Repositories (`organization/name`) the repository listings leave out although they
+    /// exist, as an inconsistent listing would; their tasks still answer.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hidden_repositories: Vec<String>,
 }
 
 impl FaultSpec {

@@ -280,6 +280,22 @@ impl World {
             }))
     }
 
+    /// Deletes a repository, and the auto-sync tasks that replicate it. (SWR's pages do not
+    /// say what becomes of a deleted repository's tasks; a task without its source is
+    /// useless, so the emulator drops them, and lists of them answer 404 like any missing
+    /// repository.)
+    pub fn delete_repository(&mut self, repo: &SourceRepo) -> Result<(), StateError> {
+        self.repository(repo)?;
+        self.regions
+            .get_mut(repo.region())
+            .and_then(|r| r.organizations.get_mut(repo.organization()))
+            .expect("checked above")
+            .repositories
+            .remove(repo.repository());
+        self.tasks.retain(|t| !t.is_of(repo));
+        Ok(())
+    }
+
     /// Creates an organization.
     pub fn create_organization(
         &mut self,

@@ -65,7 +65,10 @@ pub fn handle(call: &CloudCall<'_>, caller: &Caller, op: &SwrOp) -> Result<Respo
             },
         ),
         SwrOp::ListRepositories => {
-            RepoQuery::parse(|key| call.query(key))?.answer(world.repositories(region)?)
+            let hidden = call.app.faults.get().hidden_repositories;
+            let mut repositories = world.repositories(region)?;
+            repositories.retain(|r| !hidden.contains(&format!("{}/{}", r.namespace, r.name)));
+            RepoQuery::parse(|key| call.query(key))?.answer(repositories)
         }
     };
     Ok(response)
