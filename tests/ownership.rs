@@ -61,6 +61,22 @@ fn with(mut spec: Value, field: &str, value: Value) -> Value {
     spec
 }
 
+/// Waits for a rule's Ready `status/reason` and checks that its message says `hint`.
+async fn wait_reason_saying(env: &Env, name: &str, reason: &str, hint: &str) {
+    let rule = env
+        .wait_for(name, reason, |r| reason_is(r, reason))
+        .await
+        .unwrap();
+    let ready = rule
+        .status
+        .unwrap()
+        .conditions
+        .into_iter()
+        .find(|c| c.type_ == "Ready");
+    let message = ready.unwrap().message;
+    assert!(message.contains(hint), "{message}");
+}
+
 /// The ownership recorded for the one task of a rule's status.
 fn ownership_of(rule: &ImageSyncRule) -> Option<String> {
     let task = rule.status.as_ref()?.tasks.first()?;
@@ -180,22 +196,7 @@ async fn a_secret_deleted_before_the_operator_protected_it_leaves_a_clear_condit
         .await
         .unwrap();
     env.delete("web").await;
-    let rule = env
-        .wait_for("web", "Deleting", |r| reason_is(r, "False/Deleting"))
-        .await
-        .unwrap();
-    let ready = rule
-        .status
-        .unwrap()
-        .conditions
-        .into_iter()
-        .find(|c| c.type_ == "Ready")
-        .unwrap();
-    assert!(
-        ready.message.contains("deletionPolicy: Orphan"),
-        "{}",
-        ready.message
-    );
+    wait_reason_saying(&env, "web", "False/Deleting", "deletionPolicy: Orphan").await;
     assert_eq!(
         task_ids(&env).await.len(),
         1,
@@ -295,24 +296,7 @@ async fn a_task_made_outside_is_left_alone_unless_adopted() {
     let mut over = spec(&["nginx"], EAST_DR);
     over["targets"][0]["override"] = json!(true);
     env.apply("web", over.clone()).await.unwrap();
-    let rule = env
-        .wait_for("web", "ExternalTask", |r| {
-            reason_is(r, "False/ExternalTask")
-        })
-        .await
-        .unwrap();
-    let ready = rule
-        .status
-        .unwrap()
-        .conditions
-        .into_iter()
-        .find(|c| c.type_ == "Ready")
-        .unwrap();
-    assert!(
-        ready.message.contains("existingTasks: Adopt"),
-        "{}",
-        ready.message
-    );
+    wait_reason_saying(&env, "web", "False/ExternalTask", "existingTasks: Adopt").await;
     assert_eq!(task_ids(&env).await, outside, "not replaced");
 
     // Adopting: replaced to the rule's settings, owned, and deleted with the rule.

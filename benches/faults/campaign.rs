@@ -56,40 +56,90 @@ struct World {
     second_key: bool,
 }
 
-/// Runs `schedule` and checks the result.
-pub async fn run(schedule: &Schedule) -> Outcome {
-    let mut world = World::start().await;
+/// A fleet under test: what the schedule driver needs of it.
+pub trait FleetWorld {
+    /// `disjoint` or `overlap`, for the report.
+    const NAME: &'static str;
+    /// Its replicas (and the emulator's fault switch).
+    fn replicas(&mut self) -> &mut Replicas;
+    /// Injects a fault the replicas do not handle.
+    async fn inject(&mut self, fault: &Fault);
+    /// Puts back what the faults took away (credentials), before convergence is awaited.
+    async fn restore(&mut self);
+    /// What is wrong now (empty: converged).
+    async fn violations(&self) -> Vec<String>;
+    /// Stops the replicas and the emulator.
+    async fn stop(self);
+}
+
+/// Runs `schedule` against `world`: the faults in order, then (faults off, two replicas)
+/// the wait for convergence and the check of the fleet's invariants.
+pub async fn drive<W: FleetWorld>(mut world: W, schedule: &Schedule) -> Outcome {
     let mut faults = Vec::new();
     for (pause, fault) in &schedule.steps {
         tokio::time::sleep(Duration::from_secs_f64(*pause)).await;
-        world.replicas.expire_faults().await;
+        world.replicas().expire_faults().await;
         eprintln!("  fault: {fault:?}");
-        if !world.replicas.inject(fault).await {
+        if !world.replicas().inject(fault).await {
             world.inject(fault).await;
         }
         faults.push(fault.kind());
     }
-    // Faults off: SWR healthy, valid credentials, two replicas.
-    world.replicas.set_faults(json!({})).await;
-    world.set_secret(true).await;
-    world.replicas.fill();
+    world.replicas().set_faults(json!({})).await;
+    world.restore().await;
+    world.replicas().fill();
     let last_fault = Instant::now();
     let mut violations = world.violations().await;
+    let mut shown = Instant::now();
     while !violations.is_empty() && last_fault.elapsed() < CONVERGE_LIMIT {
+        if shown.elapsed() > Duration::from_secs(10) {
+            eprintln!("  still converging: {violations:?}");
+            shown = Instant::now();
+        }
         tokio::time::sleep(Duration::from_millis(250)).await;
         violations = world.violations().await;
     }
     let converge_seconds = last_fault.elapsed().as_secs_f64();
     if !violations.is_empty() {
-        world.replicas.dump_logs();
+        world.replicas().dump_logs();
     }
     world.stop().await;
     Outcome {
-        fleet: "disjoint",
+        fleet: W::NAME,
         seed: schedule.seed,
         faults,
         violations,
         converge_seconds,
+    }
+}
+
+/// Runs `schedule` against the disjoint fleet.
+pub async fn run(schedule: &Schedule) -> Outcome {
+    drive(World::start().await, schedule).await
+}
+
+impl FleetWorld for World {
+    const NAME: &'static str = "disjoint";
+
+    fn replicas(&mut self) -> &mut Replicas {
+        &mut self.replicas
+    }
+
+    async fn inject(&mut self, fault: &Fault) {
+        self.inject_own(fault).await;
+    }
+
+    async fn restore(&mut self) {
+        self.set_secret(true).await;
+    }
+
+    async fn violations(&self) -> Vec<String> {
+        self.find_violations().await
+    }
+
+    async fn stop(mut self) {
+        self.replicas.stop().await;
+        self.emulator.shutdown().await.expect("emulator stops");
     }
 }
 
@@ -139,7 +189,7 @@ impl World {
     }
 
     /// The faults only this fleet has.
-    async fn inject(&mut self, fault: &Fault) {
+    async fn inject_own(&mut self, fault: &Fault) {
         match fault {
             Fault::KillAfterCreate => {
                 let rule =
@@ -213,7 +263,7 @@ impl World {
     }
 
     /// What is wrong now: tasks duplicated, leaked or missing, rules not Ready.
-    async fn violations(&self) -> Vec<String> {
+    async fn find_violations(&self) -> Vec<String> {
         let Ok(rules) = self.rules().list(&ListParams::default()).await else {
             return vec!["the API server does not answer".into()];
         };
@@ -266,11 +316,6 @@ impl World {
             out.push(format!("task leaked (no rule wants it): {task:?}"));
         }
         out
-    }
-
-    async fn stop(mut self) {
-        self.replicas.stop().await;
-        self.emulator.shutdown().await.expect("emulator stops");
     }
 }
 

@@ -6,7 +6,6 @@
 //! every task a live rule wants must exist once, and no namespace may stay Terminating.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::{Namespace, Secret};
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
@@ -19,7 +18,7 @@ use swr_sync_operator::reconcile::select::selects;
 use swr_sync_operator::swr::model::{CreateSyncTask, SyncTarget};
 use swr_sync_operator::swr::{SourceRepo, SwrApi, SwrClient};
 
-use super::campaign::{Outcome, CONVERGE_LIMIT};
+use super::campaign::{drive, FleetWorld, Outcome};
 use super::replicas::{retry, Replicas, Scope};
 use super::schedule::{Fault, Schedule, Sizes};
 use super::support::cloud::{self, Admin};
@@ -97,47 +96,35 @@ struct World {
 
 /// Runs `schedule` against the overlapping fleet and checks the result.
 pub async fn run(schedule: &Schedule) -> Outcome {
-    let mut world = World::start().await;
-    let mut faults = Vec::new();
-    for (pause, fault) in &schedule.steps {
-        tokio::time::sleep(Duration::from_secs_f64(*pause)).await;
-        world.replicas.expire_faults().await;
-        eprintln!("  fault: {fault:?}");
-        if !world.replicas.inject(fault).await {
-            world.inject(fault).await;
+    drive(World::start().await, schedule).await
+}
+
+impl FleetWorld for World {
+    const NAME: &'static str = "overlap";
+
+    fn replicas(&mut self) -> &mut Replicas {
+        &mut self.replicas
+    }
+
+    async fn inject(&mut self, fault: &Fault) {
+        self.inject_own(fault).await;
+    }
+
+    async fn restore(&mut self) {
+        for tenant in std::mem::take(&mut self.secret_gone) {
+            if tenant == 0 || !self.tenant_gone {
+                self.write_secret(tenant).await;
+            }
         }
-        faults.push(fault.kind());
     }
-    world.replicas.set_faults(json!({})).await;
-    for tenant in std::mem::take(&mut world.secret_gone) {
-        if tenant == 0 || !world.tenant_gone {
-            world.write_secret(tenant).await;
-        }
+
+    async fn violations(&self) -> Vec<String> {
+        self.find_violations().await
     }
-    world.replicas.fill();
-    let last_fault = Instant::now();
-    let mut violations = world.violations().await;
-    let mut shown = Instant::now();
-    while !violations.is_empty() && last_fault.elapsed() < CONVERGE_LIMIT {
-        if shown.elapsed() > Duration::from_secs(10) {
-            eprintln!("  still converging: {violations:?}");
-            shown = Instant::now();
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-        violations = world.violations().await;
-    }
-    let converge_seconds = last_fault.elapsed().as_secs_f64();
-    if !violations.is_empty() {
-        world.replicas.dump_logs();
-    }
-    world.replicas.stop().await;
-    world.emulator.shutdown().await.expect("emulator stops");
-    Outcome {
-        fleet: "overlap",
-        seed: schedule.seed,
-        faults,
-        violations,
-        converge_seconds,
+
+    async fn stop(mut self) {
+        self.replicas.stop().await;
+        self.emulator.shutdown().await.expect("emulator stops");
     }
 }
 
@@ -327,7 +314,7 @@ impl World {
         owners.into_keys().next()
     }
 
-    async fn inject(&mut self, fault: &Fault) {
+    async fn inject_own(&mut self, fault: &Fault) {
         match fault {
             Fault::KillAfterCreate => {
                 // Somebody deletes an owned task: its owner creates it again.
@@ -471,7 +458,7 @@ impl World {
     }
 
     /// What is wrong now.
-    async fn violations(&self) -> Vec<String> {
+    async fn find_violations(&self) -> Vec<String> {
         let mut out = Vec::new();
         let namespaces: Api<Namespace> = Api::all(self.client.clone());
         if self.tenant_gone {
