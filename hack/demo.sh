@@ -83,7 +83,8 @@ run kubectl -n swr-sync-system get lease swr-sync-operator \
 
 say "Applying the rules"
 run kubectl -n platform apply -f deploy/examples/imagesyncrule.yaml
-sleep 1 # platform-web is the older rule, so it owns the task both rules want
+# platform-web creates, and so owns, the task both rules want before nginx-east exists.
+kubectl -n platform wait --for condition=Ready isr/platform-web --timeout=60s >/dev/null
 run kubectl -n platform apply -f hack/demo/rules.yaml
 echo
 if ! run kubectl -n platform apply -f hack/demo/bad-name.yaml; then

@@ -73,33 +73,49 @@ fn changed_only<S>(
 where
     S: futures::Stream<Item = Result<watcher::Event<PartialObjectMeta<Secret>>, watcher::Error>>,
 {
-    let mut versions: HashMap<ObjectRef<PartialObjectMeta<Secret>>, Option<String>> =
-        HashMap::new();
+    let mut seen: HashMap<ObjectRef<PartialObjectMeta<Secret>>, Seen> = HashMap::new();
     let mut listed_once = false;
+    // Whether a new version of a Secret is worth a pass of its rules; remembers it.
+    let mut changed = move |secret: &PartialObjectMeta<Secret>| {
+        let now = Seen::of(secret);
+        let before = seen.insert(ObjectRef::from_obj(secret), now.clone());
+        before.is_none_or(|b| b.version != now.version && b.finalizers == now.finalizers)
+    };
     events.filter_map(move |event| {
         let wake = match event {
             Ok(watcher::Event::InitApply(secret)) => {
-                let version = secret.resource_version();
-                let before = versions.insert(ObjectRef::from_obj(&secret), version.clone());
-                (listed_once && before != Some(version)).then_some(Ok(secret))
+                let changed = changed(&secret);
+                (listed_once && changed).then_some(Ok(secret))
             }
             Ok(watcher::Event::InitDone) => {
                 listed_once = true;
                 None
             }
             Ok(watcher::Event::Init) => None,
-            Ok(watcher::Event::Apply(secret)) => {
-                versions.insert(ObjectRef::from_obj(&secret), secret.resource_version());
-                Some(Ok(secret))
-            }
-            Ok(watcher::Event::Delete(secret)) => {
-                versions.remove(&ObjectRef::from_obj(&secret));
-                Some(Ok(secret))
-            }
+            Ok(watcher::Event::Apply(secret)) => changed(&secret).then_some(Ok(secret)),
+            Ok(watcher::Event::Delete(secret)) => Some(Ok(secret)),
             Err(e) => Some(Err(e)),
         };
         std::future::ready(wake)
     })
+}
+
+/// What the Secret watch remembers of a Secret: its version, and its finalizers (a new
+/// version that changed those, such as the operator's own protection, changes nothing the
+/// rules read, and must not cost every rule using the Secret a pass).
+#[derive(Debug, Clone, PartialEq)]
+struct Seen {
+    version: Option<String>,
+    finalizers: Vec<String>,
+}
+
+impl Seen {
+    fn of(secret: &PartialObjectMeta<Secret>) -> Self {
+        Self {
+            version: secret.resource_version(),
+            finalizers: secret.finalizers().to_vec(),
+        }
+    }
 }
 
 /// Runs the controller until `shutdown` resolves; in-flight reconciles finish first.
@@ -255,6 +271,11 @@ mod tests {
         .into_response_partial()
     }
 
+    fn protected(mut secret: PartialObjectMeta<Secret>) -> PartialObjectMeta<Secret> {
+        secret.metadata.finalizers = Some(vec!["swrsync.io/credentials-in-use".into()]);
+        secret
+    }
+
     #[test]
     fn the_cache_keeps_what_reconciles_read_and_drops_copies() {
         let mut rule: ImageSyncRule = serde_json::from_value(serde_json::json!({
@@ -291,9 +312,11 @@ mod tests {
             InitApply(secret("b", "1")),
             InitDone,
             Apply(secret("a", "2")),
+            // The operator protects a: only the finalizers changed.
+            Apply(protected(secret("a", "3"))),
             // A re-list after the watch broke: b moved meanwhile, a did not, c is new.
             Init,
-            InitApply(secret("a", "2")),
+            InitApply(protected(secret("a", "3"))),
             InitApply(secret("b", "3")),
             InitApply(secret("c", "1")),
             InitDone,
