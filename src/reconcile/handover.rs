@@ -59,6 +59,14 @@ pub fn apply_releases(tasks: &mut BTreeMap<TaskKey, TaskLine>, claims: &BTreeMap
     }
 }
 
+/// The ledger learns what the rule holds as the status just written says: its acquisitions
+/// are confirmed.
+pub fn confirm(rule: &ImageSyncRule, ctx: &Context, report: &Report) {
+    let owned = report.tasks.iter().filter(|(_, l)| l.ownership.is_some());
+    ctx.ledger
+        .record(&name_of(rule), owned.map(|(k, l)| (k, releasing_to(l))));
+}
+
 /// After a pass's status is written: the ledger learns what the rule holds now, successors
 /// of newly released tasks and the givers of tasks just taken over are woken, and both are
 /// announced.
@@ -68,10 +76,7 @@ pub async fn settle(
     before: &BTreeMap<TaskKey, TaskLine>,
     report: &Report,
 ) {
-    let me = name_of(rule);
-    let owned = report.tasks.iter().filter(|(_, l)| l.ownership.is_some());
-    ctx.ledger
-        .record(&me, owned.map(|(k, l)| (k, releasing_to(l))));
+    confirm(rule, ctx, report);
 
     let mut released: BTreeMap<&RuleName, Vec<String>> = BTreeMap::new();
     for (key, line) in &report.tasks {

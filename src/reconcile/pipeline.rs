@@ -20,7 +20,7 @@ use super::cleanup::cleanup;
 use super::context::{jittered, Context};
 use super::error::Error;
 use super::events::{event_reason, publish};
-use super::handover::{release_all, settle};
+use super::handover::{confirm, release_all, settle};
 use super::listings::account_of;
 use super::plan::{Plan, Settings, TaskKey};
 use super::report::{describe, list_some, Problem, Report};
@@ -210,7 +210,9 @@ async fn record_intent(
     if plan.actions.iter().all(|a| owned.contains_key(a.key())) {
         return Ok(());
     }
-    write_status(rule, ctx, report).await.map(drop)
+    write_status(rule, ctx, report).await?;
+    confirm(rule, ctx, report);
+    Ok(())
 }
 
 /// One Event per kind of change made in this pass, naming the tasks. (kube's Recorder folds
