@@ -149,7 +149,7 @@ killed=$EPOCHREALTIME
 until leads 18081; do sleep 0.1; done
 awk -v a="$killed" -v b="$EPOCHREALTIME" 'BEGIN { printf "operator-b leads %.1f s after the kill\n", b - a }'
 
-say "Deleting platform-web: its tasks go with it; nginx-east then owns nginx -> cn-east-3"
+say "Deleting platform-web: its tasks go with it, but nginx -> cn-east-3, which nginx-east wants, is handed over to it"
 run kubectl -n platform delete imagesyncrule platform-web --timeout=60s
 kubectl -n platform wait --for condition=Ready isr/nginx-east --timeout=60s >/dev/null
 show_tasks
