@@ -75,16 +75,10 @@ where
 {
     let mut seen: HashMap<ObjectRef<PartialObjectMeta<Secret>>, Seen> = HashMap::new();
     let mut listed_once = false;
-    // Whether a new version of a Secret is worth a pass of its rules; remembers it.
-    let mut changed = move |secret: &PartialObjectMeta<Secret>| {
-        let now = Seen::of(secret);
-        let before = seen.insert(ObjectRef::from_obj(secret), now.clone());
-        before.is_none_or(|b| b.version != now.version && b.finalizers == now.finalizers)
-    };
     events.filter_map(move |event| {
         let wake = match event {
             Ok(watcher::Event::InitApply(secret)) => {
-                let changed = changed(&secret);
+                let changed = Seen::changed(&mut seen, &secret);
                 (listed_once && changed).then_some(Ok(secret))
             }
             Ok(watcher::Event::InitDone) => {
@@ -92,8 +86,13 @@ where
                 None
             }
             Ok(watcher::Event::Init) => None,
-            Ok(watcher::Event::Apply(secret)) => changed(&secret).then_some(Ok(secret)),
-            Ok(watcher::Event::Delete(secret)) => Some(Ok(secret)),
+            Ok(watcher::Event::Apply(secret)) => {
+                Seen::changed(&mut seen, &secret).then_some(Ok(secret))
+            }
+            Ok(watcher::Event::Delete(secret)) => {
+                seen.remove(&ObjectRef::from_obj(&secret));
+                Some(Ok(secret))
+            }
             Err(e) => Some(Err(e)),
         };
         std::future::ready(wake)
@@ -110,11 +109,17 @@ struct Seen {
 }
 
 impl Seen {
-    fn of(secret: &PartialObjectMeta<Secret>) -> Self {
-        Self {
+    /// Whether a new version of a Secret is worth a pass of its rules; remembers it in `seen`.
+    fn changed(
+        seen: &mut HashMap<ObjectRef<PartialObjectMeta<Secret>>, Seen>,
+        secret: &PartialObjectMeta<Secret>,
+    ) -> bool {
+        let now = Self {
             version: secret.resource_version(),
             finalizers: secret.finalizers().to_vec(),
-        }
+        };
+        let before = seen.insert(ObjectRef::from_obj(secret), now.clone());
+        before.is_none_or(|b| b.version != now.version && b.finalizers == now.finalizers)
     }
 }
 
@@ -321,6 +326,10 @@ mod tests {
             InitApply(secret("c", "1")),
             InitDone,
             Delete(secret("c", "1")),
+            // The protected a is deleted and created again (without the finalizer, which
+            // the watch must not take for a mere finalizer change).
+            Delete(protected(secret("a", "4"))),
+            Apply(secret("a", "5")),
         ];
         let woken: Vec<String> = changed_only(futures::stream::iter(events.into_iter().map(Ok)))
             .map(|s| {
@@ -329,6 +338,6 @@ mod tests {
             })
             .collect()
             .await;
-        assert_eq!(woken, ["a@2", "b@3", "c@1", "c@1"]);
+        assert_eq!(woken, ["a@2", "b@3", "c@1", "c@1", "a@4", "a@5"]);
     }
 }

@@ -55,6 +55,10 @@ pub async fn follow(
     again: Departures,
     ctx: Arc<Context>,
 ) {
+    // Whether a Secret is still used is read from the rules cache: not before it is full.
+    if ctx.rules.wait_until_ready().await.is_err() {
+        return;
+    }
     while let Some(departure) = departures.next().await {
         let (namespace, secret) = match departure {
             Departure::Rule(rule) => {
