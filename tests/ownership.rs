@@ -419,3 +419,39 @@ async fn a_selector_prunes_a_repository_only_once_swr_confirms_it_is_gone() {
     env.request_reconcile("all", "gone").await;
     env.wait_ready("all", "1/1 tasks in sync").await;
 }
+
+#[tokio::test]
+async fn a_secret_being_deleted_stays_while_live_rules_use_it_across_a_restart() {
+    let mut env = Env::start("own-held").await;
+    env.apply("web", spec(&["nginx"], EAST_DR)).await.unwrap();
+    env.wait_ready("web", "1/1 tasks in sync").await;
+    let secrets: Api<Secret> = Api::namespaced(env.client.clone(), &env.ns);
+    secrets
+        .delete("swr-credentials", &DeleteParams::default())
+        .await
+        .unwrap();
+    // A new leader starts while the Secret is held by its finalizer: it must not take the
+    // finalizer away before it knows the rules that use the Secret.
+    for _ in 0..3 {
+        env.kill_operator();
+        env.start_operator();
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let held = secrets.get_opt("swr-credentials").await.unwrap();
+        assert!(held.is_some(), "the Secret went while a rule uses it");
+    }
+    env.request_reconcile("web", "after-restarts").await;
+    env.wait_for("web", "a pass after the restarts", |r| {
+        r.and_then(|r| r.status.as_ref())
+            .is_some_and(|s| s.last_handled_reconcile_at.as_deref() == Some("after-restarts"))
+    })
+    .await;
+    env.wait_ready("web", "1/1 tasks in sync").await;
+    // The rule goes: its task with it, then the Secret.
+    env.delete("web").await;
+    env.wait_for("web", "web gone", |r| r.is_none()).await;
+    assert_eq!(task_ids(&env).await, vec![]);
+    wait_until("the Secret to go", 30, || async {
+        secrets.get_opt("swr-credentials").await.unwrap().is_none()
+    })
+    .await;
+}
