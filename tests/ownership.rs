@@ -109,10 +109,27 @@ async fn overlapping_rules_deleted_together_leave_no_task_behind() {
     env.wait_for("b", "b in Conflict", |r| reason_is(r, "False/Conflict"))
         .await;
 
+    // Another controller holds b a while: it lingers, being deleted, when a's cleanup runs.
+    let hold = json!({"metadata": {"finalizers": ["swrsync.io/cleanup", "example.com/hold"]}});
+    env.rules()
+        .patch("b", &Default::default(), &kube::api::Patch::Merge(&hold))
+        .await
+        .unwrap();
+
     // As `kubectl delete isr a b`, a namespace deletion or a GitOps prune does.
     env.delete("a").await;
     env.delete("b").await;
     env.wait_for("a", "a gone", |r| r.is_none()).await;
+    assert_eq!(
+        task_ids(&env).await,
+        vec![],
+        "not handed to a rule being deleted"
+    );
+    let release = json!({"metadata": {"finalizers": null}});
+    env.rules()
+        .patch("b", &Default::default(), &kube::api::Patch::Merge(&release))
+        .await
+        .unwrap();
     env.wait_for("b", "b gone", |r| r.is_none()).await;
     assert_eq!(task_ids(&env).await, vec![], "the task left with its rules");
 }
