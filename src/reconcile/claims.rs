@@ -14,7 +14,7 @@ use super::plan::{Claim, Settings, TaskKey};
 use super::report::TaskLine;
 use super::select::wants;
 use super::standing::{name_of, standing, Standing};
-use super::status::inventory;
+use super::status::owned;
 use crate::api::status::{RuleName, TaskState};
 use crate::api::ImageSyncRule;
 use crate::api::ImageSyncRuleSpec;
@@ -92,13 +92,20 @@ pub fn claims<R: Borrow<ImageSyncRule>>(
         .map(Borrow::borrow)
         .filter(|o| name_of(o) != me)
         .collect();
-    let keys = desired.iter().chain(owns.keys());
+    // Read once per pass, not once per key: each candidate's inventory and standing.
+    let keys: BTreeSet<&TaskKey> = desired.iter().chain(owns.keys()).collect();
+    let cached = cached_holdings(&keys, &others_only);
+    let may_succeed: Vec<&ImageSyncRule> = others_only
+        .iter()
+        .copied()
+        .filter(|o| standing(o) != Standing::Unable)
+        .collect();
     let mut out = BTreeMap::new();
     for key in keys {
-        if out.contains_key(key) {
-            continue;
-        }
-        let holder = holding(key, &me, others.ledger, &others_only);
+        let holder = match others.ledger.holding(key) {
+            Some(h) => (h.holder != me).then_some(h),
+            None => cached.get(key).cloned(),
+        };
         let mine = owns.get(key);
         let claim = match (desired.contains(key), mine, holder) {
             // Taken over while this rule was releasing it.
@@ -120,7 +127,7 @@ pub fn claims<R: Borrow<ImageSyncRule>>(
             (false, Some(_), _) => {
                 // A successor that has not taken it in time is passed over.
                 let overdue = others.ledger.overdue(key, &me, HANDOVER_DEADLINE);
-                let willing: Vec<&ImageSyncRule> = others_only
+                let willing: Vec<&ImageSyncRule> = may_succeed
                     .iter()
                     .copied()
                     .filter(|o| Some(name_of(o)) != overdue)
@@ -136,47 +143,46 @@ pub fn claims<R: Borrow<ImageSyncRule>>(
     out
 }
 
-/// Who holds `key` besides `me`: the ledger's answer if it has one, else the cached
-/// inventories (an owner keeping it beats one releasing it).
-fn holding(
-    key: &TaskKey,
-    me: &RuleName,
-    ledger: &Ledger,
+/// Who holds each of `keys` as the cached inventories of `others` say (an owner keeping a
+/// task beats one releasing it; ties go by name, whatever order the candidates come in).
+fn cached_holdings(
+    keys: &BTreeSet<&TaskKey>,
     others: &[&ImageSyncRule],
-) -> Option<Holding> {
-    if let Some(h) = ledger.holding(key) {
-        return (&h.holder != me).then_some(h);
-    }
-    let mut found: Vec<Holding> = Vec::new();
+) -> BTreeMap<TaskKey, Holding> {
+    let mut found: BTreeMap<TaskKey, Vec<Holding>> = BTreeMap::new();
     for other in others {
-        let Some(line) = inventory(other.status.as_ref()).remove(key) else {
-            continue;
-        };
-        if line.ownership.is_none() {
-            continue;
+        for (key, line) in owned(other.status.as_ref()) {
+            if !keys.contains(&key) {
+                continue;
+            }
+            let releasing_to = (line.state == TaskState::Releasing)
+                .then_some(line.other_rule)
+                .flatten();
+            let holding = Holding {
+                holder: name_of(other),
+                releasing_to,
+            };
+            found.entry(key).or_default().push(holding);
         }
-        let releasing_to = (line.state == TaskState::Releasing)
-            .then_some(line.other_rule)
-            .flatten();
-        found.push(Holding {
-            holder: name_of(other),
-            releasing_to,
-        });
     }
-    // The same answer whatever order the candidates come in.
-    found.sort_by(|a, b| {
-        (a.releasing_to.is_some(), &a.holder).cmp(&(b.releasing_to.is_some(), &b.holder))
-    });
-    found.into_iter().next()
+    found
+        .into_iter()
+        .filter_map(|(key, mut holdings)| {
+            holdings.sort_by(|a, b| {
+                (a.releasing_to.is_some(), &a.holder).cmp(&(b.releasing_to.is_some(), &b.holder))
+            });
+            Some((key, holdings.into_iter().next()?))
+        })
+        .collect()
 }
 
-/// The rule a task is released to: the oldest other rule that wants it and can act, or has
-/// not been judged yet (a rule just created to replace another must not lose the task to
-/// a delete). `None`: nobody.
-pub fn successor(key: &TaskKey, others: &[&ImageSyncRule]) -> Option<RuleName> {
-    others
+/// The rule a task is released to: the oldest of `candidates` (other rules that can act, or
+/// have not been judged yet: a rule just created to replace another must not lose the task
+/// to a delete) that wants it. `None`: nobody.
+fn successor(key: &TaskKey, candidates: &[&ImageSyncRule]) -> Option<RuleName> {
+    candidates
         .iter()
-        .filter(|o| wants(&o.spec, key) && standing(o) != Standing::Unable)
+        .filter(|o| wants(&o.spec, key))
         .min_by(|a, b| age_order(a, b))
         .map(|o| name_of(o))
 }
@@ -280,7 +286,7 @@ mod tests {
     ) -> Option<Claim> {
         let key = nginx(rule);
         let (desired, owned) = if owns {
-            let lines = inventory(rule.status.as_ref());
+            let lines = owned(rule.status.as_ref());
             (BTreeSet::new(), lines)
         } else {
             ([key.clone()].into(), BTreeMap::new())
