@@ -491,25 +491,29 @@ async fn a_refused_cached_token_gets_one_fresh_login() {
         s.statuses_of("swr.list_sync_tasks").await,
         [(200, 3), (401, 3)]
     );
-    // The token refused last was fetched for that call: dropped, and not retried.
-    swr.list_sync_tasks(&nginx()).await.unwrap_err();
-    assert_eq!(s.calls_of("iam.create_token").await, 4);
+    // The credentials were refused even with a fresh token: held back, nothing is sent
+    // (a login or a request each refusal would count towards locking the user).
+    let held = swr.list_sync_tasks(&nginx()).await.unwrap_err();
+    assert_eq!(held.class(), ErrorClass::Unauthorized);
+    assert!(held.to_string().contains("not sent"), "{held}");
+    assert_eq!(s.calls_of("iam.create_token").await, 3);
     assert_eq!(
         s.statuses_of("swr.list_sync_tasks").await,
-        [(200, 3), (401, 4)]
+        [(200, 3), (401, 3)]
     );
 }
 
 #[tokio::test]
 async fn refused_credentials_fail_at_once() {
     let s = Setup::new().await;
-    // A wrong password: the login itself is a 401, returned as such, once per call.
+    // A wrong password: the login itself is a 401, returned as such; later calls are held
+    // back without logging in again.
     let wrong = SwrClient::new(s.cloud(s.transport(|_| {}), password("not-the-password")));
-    for attempt in 1..=2 {
+    for _ in 1..=2 {
         let err = wrong.list_sync_tasks(&nginx()).await.unwrap_err();
         assert_eq!(err.class(), ErrorClass::Unauthorized);
         assert!(!format!("{err} {err:?}").contains("not-the-password"));
-        assert_eq!(s.statuses_of("iam.create_token").await, [(401, attempt)]);
+        assert_eq!(s.statuses_of("iam.create_token").await, [(401, 1)]);
     }
     assert_eq!(s.calls_of("swr.list_sync_tasks").await, 0);
 
@@ -554,7 +558,8 @@ async fn each_error_class() {
     let err = wrong.list_sync_tasks(&nginx()).await.unwrap_err();
     assert_eq!(err.class(), ErrorClass::Unauthorized);
     assert!(!format!("{err} {err:?}").contains("not-the-secret"));
-    // 403: HSS with a project that is not the caller's.
+    // HSS with a project that is not the caller's: 400 "Access denied" (HSS answers every
+    // error 400).
     let foreign_project = Credentials::AccessKey(AccessKey {
         project_id: Some("ffffffffffffffffffffffffffffffff".into()),
         region_projects: Default::default(),
@@ -564,13 +569,12 @@ async fn each_error_class() {
         }
     });
     let hss = HssClient::new(s.cloud(s.transport(|_| {}), foreign_project));
-    assert_eq!(
-        hss.synchronize_images("cn-north-4", "private_image", None)
-            .await
-            .unwrap_err()
-            .class(),
-        ErrorClass::Forbidden
-    );
+    let denied = hss
+        .synchronize_images("cn-north-4", "private_image", None)
+        .await
+        .unwrap_err();
+    assert_eq!(denied.class(), ErrorClass::InvalidRequest);
+    assert!(denied.to_string().contains("HSS.0010"), "{denied}");
     // 5xx, 429, timeout.
     s.faults(json!({"error_rate": 1.0, "operations": ["swr.list_sync_tasks"]}))
         .await;

@@ -76,7 +76,8 @@ async fn iam_tokens_work_in_their_region_only() {
     );
     let (status, body) = with_token(base, &format!("/cn-east-3{REGIONS}"), &north).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
-    assert_eq!(body[0]["errorCode"], "SVCSTG.SWR.4010000");
+    // The gateway refuses it: "An API of another region may have been called."
+    assert_eq!(body["error_code"], "APIGW.0307", "{body}");
     assert!(
         !body.to_string().contains(&north),
         "the token is not echoed"
@@ -133,10 +134,7 @@ async fn tokens_expire() {
     let (status, body) = with_token(&swr.base, REGIONS, &value).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert!(
-        body[0]["errorMessage"]
-            .as_str()
-            .unwrap()
-            .contains("expired"),
+        body["error_msg"].as_str().unwrap().contains("expired"),
         "{body}"
     );
 }
@@ -259,7 +257,7 @@ async fn signatures_keys_and_security_tokens() {
     let (_emulator, swr) = start(config).await;
     let (status, body) = read(swr.get(REGIONS).await).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "security token required");
-    assert!(body[0]["errorMessage"]
+    assert!(body["error_msg"]
         .as_str()
         .unwrap()
         .contains("X-Security-Token"));
@@ -295,7 +293,7 @@ async fn signatures_keys_and_security_tokens() {
     )
     .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
-    assert!(body[0]["errorMessage"]
+    assert!(body["error_msg"]
         .as_str()
         .unwrap()
         .contains("no credentials"));
@@ -331,24 +329,24 @@ async fn hss_accepts_the_callers_own_project_only() {
             target("ffffffffffffffffffffffffffffffff"),
             vec![],
             "private_image",
-            403,
-            "HSS.0004",
+            400,
+            "HSS.0010",
         ),
         (
             target(PROJECT_ID),
             vec![("X-Project-Id", "ffffffffffffffffffffffffffffffff")],
             "private_image",
-            403,
-            "HSS.0004",
+            400,
+            "HSS.0010",
         ),
         (
             format!("/cn-east-3{}", target(PROJECT_ID)),
             vec![],
             "private_image",
-            403,
-            "HSS.0004",
+            400,
+            "HSS.0010",
         ),
-        (target(PROJECT_ID), vec![], "public_image", 400, "HSS.0400"),
+        (target(PROJECT_ID), vec![], "public_image", 400, "HSS.0001"),
     ];
     for (target, headers, image_type, status, code) in table {
         let body = json!({"image_type": image_type}).to_string();

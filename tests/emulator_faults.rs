@@ -34,7 +34,7 @@ async fn error_rate_one_fails_every_call_in_its_service_shape() {
     );
     let (status, body) = read(swr.get(REGIONS).await).await;
     assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
-    assert_eq!(body[0]["errorCode"], "SVCSTG.SWR.5000000");
+    assert_eq!(body["error_code"], "SVCSTG.SWR.5000000");
     let hss = format!("/v5/{}/image/synchronize", support::signed::PROJECT_ID);
     let (status, body) = read(
         swr.post(&hss, &json!({"image_type": "private_image"}))
@@ -77,14 +77,14 @@ async fn operations_filter_and_error_status() {
     );
     let (status, body) = read(swr.post(SYNC_REPO, &dr()).await).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
-    assert_eq!(body[0]["errorCode"], "SVCSTG.SWR.5030000");
+    assert_eq!(body["error_code"], "SVCSTG.SWR.5030000");
     assert_eq!(swr.get(SYNC_REPO).await.status(), StatusCode::OK);
     let (_, tasks) = admin(&swr.base, Method::GET, "tasks", None).await;
     assert_eq!(tasks, json!([]), "a failed create changes nothing");
 }
 
 #[tokio::test]
-async fn qps_limit_throttles_with_retry_after() {
+async fn qps_limit_throttles_in_the_gateways_shape() {
     let (_emulator, swr) = start(EmulatorConfig::embedded_default()).await;
     faults(&swr, json!({"qps_limit": 2})).await;
     let mut statuses = Vec::new();
@@ -96,9 +96,19 @@ async fn qps_limit_throttles_with_retry_after() {
     }
     assert_eq!(statuses, [200, 200, 429]);
     let throttled = last.unwrap();
-    assert_eq!(throttled.headers()["retry-after"], "1");
+    // The real gateway sends no Retry-After; only a fault that asks for one gets it.
+    assert!(!throttled.headers().contains_key("retry-after"));
+    let id = throttled.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_string();
     let (_, body) = read(throttled).await;
-    assert_eq!(body[0]["errorCode"], "SVCSTG.SWR.4290000");
+    assert_eq!(body["error_code"], "APIGW.0308");
+    assert_eq!(
+        body["request_id"],
+        id.as_str(),
+        "the body quotes the header's id"
+    );
     tokio::time::sleep(Duration::from_millis(1100)).await;
     assert_eq!(
         swr.get(REGIONS).await.status(),

@@ -2,6 +2,7 @@
 
 pub mod credentials;
 pub mod iam;
+pub mod refusal;
 pub mod session;
 pub mod signer;
 pub mod verify;

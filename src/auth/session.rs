@@ -8,6 +8,7 @@ use tokio::sync::Mutex;
 
 use super::credentials::{Credentials, PasswordLogin};
 use super::iam::{self, IamToken};
+use super::refusal::RefusalHold;
 use crate::cloud::{ApiError, RequestAuth, Transport};
 
 /// Request authentication as handed out for one call, with where its token came from.
@@ -29,6 +30,7 @@ pub struct CloudAuth {
     // instead of each making their own.
     tokens: Mutex<HashMap<String, IamToken>>,
     projects: Mutex<HashMap<String, String>>,
+    refusals: RefusalHold,
 }
 
 impl CloudAuth {
@@ -38,12 +40,18 @@ impl CloudAuth {
             credentials,
             tokens: Mutex::new(HashMap::new()),
             projects: Mutex::new(HashMap::new()),
+            refusals: RefusalHold::default(),
         }
     }
 
     /// The credentials.
     pub fn credentials(&self) -> &Credentials {
         &self.credentials
+    }
+
+    /// How the cloud has been answering these credentials (see [`RefusalHold`]).
+    pub fn refusals(&self) -> &RefusalHold {
+        &self.refusals
     }
 
     /// Authentication for a call to `region`, fetching an IAM token when needed.

@@ -58,11 +58,16 @@ pub fn escape(raw: &str) -> String {
     utf8_percent_encode(raw, ESCAPED).to_string()
 }
 
-/// The canonical URI: each segment decoded then re-escaped, always ending with `/`.
+/// The canonical URI: the whole path decoded, then split at `/` and each segment escaped,
+/// always ending with `/`. Decoding comes first, as in the Python SDK
+/// (`huaweicloudsdkcore/signer/signer.py`, `_process_canonical_uri`: `unquote(path).split('/')`),
+/// so an encoded `/` inside a segment (`a%2Fb`) is signed as two segments (`a/b`); the Go
+/// SDK sends path parameters unescaped and splits them the same way.
 pub fn canonical_uri(path: &str) -> String {
-    let mut uri = path
+    let mut uri = percent_decode_str(path)
+        .decode_utf8_lossy()
         .split('/')
-        .map(|segment| escape(&percent_decode_str(segment).decode_utf8_lossy()))
+        .map(escape)
         .collect::<Vec<_>>()
         .join("/");
     if !uri.ends_with('/') {
@@ -212,6 +217,11 @@ mod tests {
         assert_eq!(canonical_uri("/v2/manage/regions"), "/v2/manage/regions/");
         assert_eq!(canonical_uri("/a/apps%24api/"), "/a/apps%24api/");
         assert_eq!(canonical_uri("/a/apps$api"), "/a/apps%24api/");
+        // What the Python SDK signs for repository `a/b$c`, sent as `a%2Fb%24c`.
+        assert_eq!(
+            canonical_uri("/repos/a%2Fb%24c/tags"),
+            "/repos/a/b%24c/tags/"
+        );
     }
 
     #[test]

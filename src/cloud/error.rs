@@ -180,7 +180,26 @@ impl ApiError {
     pub fn has_code(&self, code: &str) -> bool {
         self.evidence.code.as_deref() == Some(code)
     }
+
+    /// Whether the API gateway in front of the service gave this answer: the request never
+    /// reached the service.
+    pub fn from_gateway(&self) -> bool {
+        self.evidence
+            .code
+            .as_deref()
+            .is_some_and(|c| c.starts_with(GATEWAY_CODE_PREFIX))
+    }
+
+    /// Whether the service itself said that what was asked for does not exist: a 404 with
+    /// the service's error code. The gateway's 404 ("no such API", e.g. a path the client
+    /// built wrong) and a bare 404 from a proxy say nothing about the thing asked for.
+    pub fn is_service_not_found(&self) -> bool {
+        self.class == ErrorClass::NotFound && self.evidence.code.is_some() && !self.from_gateway()
+    }
 }
+
+/// Prefix of the API gateway's error codes (`APIGW.0101`, `APIGW.0308`…).
+pub const GATEWAY_CODE_PREFIX: &str = "APIGW.";
 
 /// Reads `(code, message)` from any of the error body shapes Huawei Cloud services use:
 /// `[{"errorCode","errorMessage"}]` (SWR), `{"errors":[{...}]}`, flat

@@ -131,13 +131,16 @@ async fn push(State(app): AppState, body: Bytes) -> Result<Response, AdminError>
 struct NewOrganization {
     region: String,
     name: String,
+    /// Owning domain name; absent: the first configured domain.
+    #[serde(default)]
+    domain: Option<String>,
 }
 
 async fn create_organization(State(app): AppState, body: Bytes) -> Result<Response, AdminError> {
     let new: NewOrganization = parse(&body)?;
     let org = app
         .world()
-        .create_organization(&new.region, &new.name)?
+        .create_organization(&new.region, &new.name, new.domain.as_deref())?
         .listed(&new.name);
     Ok(json(StatusCode::CREATED, &org))
 }
@@ -197,10 +200,12 @@ async fn revoke_tokens(State(app): AppState) -> Response {
     json(StatusCode::OK, &json!({"revoked": revoked}))
 }
 
-/// Back to the start-up state: data, call counts and faults. Issued tokens stay valid.
+/// Back to the start-up state: data, call counts, faults and key lockouts. Issued tokens
+/// stay valid.
 async fn reset(State(app): AppState) -> StatusCode {
     *app.world() = World::from_config(&app.config);
     app.calls.clear();
+    app.lockouts.clear();
     app.faults
         .set(FaultSpec::default())
         .expect("no faults is a valid spec");

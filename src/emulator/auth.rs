@@ -3,13 +3,14 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use rand::Rng;
 
 use super::config::EmulatorConfig;
 use super::state::Actor;
-use crate::auth::signer::signatures_match;
+use crate::auth::signer::{signatures_match, Authorization};
 use crate::auth::verify::{verify, ReceivedRequest, VerifyError};
 
 /// Header of IAM tokens.
@@ -35,6 +36,9 @@ pub enum AuthError {
     /// The token has expired.
     #[error("X-Auth-Token has expired")]
     ExpiredToken,
+    /// Too many signatures in a row failed: the key is locked for a while.
+    #[error("AK access failed to reach the limit,forbidden")]
+    Locked,
     /// The token is scoped to another region's project.
     #[error("X-Auth-Token is scoped to the project of {token}, not of {region}")]
     TokenRegion {
@@ -52,6 +56,8 @@ pub struct Caller {
     pub actor: Actor,
     /// The project a token is scoped to; `None` for AK/SK.
     pub token_project: Option<String>,
+    /// Operations an access key is limited to; `None`: all.
+    pub operations: Option<Vec<String>>,
 }
 
 impl Caller {
@@ -61,6 +67,13 @@ impl Caller {
             Some(project) => Some(project.clone()),
             None => config.project_id(&self.actor.domain_name, region),
         }
+    }
+
+    /// Whether the caller may call `operation`.
+    pub fn may(&self, operation: &str) -> bool {
+        self.operations
+            .as_ref()
+            .is_none_or(|ops| ops.iter().any(|op| op == operation))
     }
 }
 
@@ -110,6 +123,56 @@ impl Tokens {
     }
 }
 
+/// Failed signatures in a row per access key, and the keys locked for it, as the API gateway
+/// keeps them: a key whose signatures failed `limit` times in a row is refused, even with a
+/// good signature, until `duration` has passed; a good signature resets the count.
+#[derive(Debug, Default)]
+pub struct Lockouts(Mutex<HashMap<String, KeyFailures>>);
+
+#[derive(Debug, Default, Clone, Copy)]
+struct KeyFailures {
+    in_a_row: u32,
+    locked_until: Option<DateTime<Utc>>,
+}
+
+impl Lockouts {
+    fn is_locked(&self, access_key: &str, now: DateTime<Utc>) -> bool {
+        let map = self.0.lock().expect("lockouts lock");
+        map.get(access_key)
+            .and_then(|f| f.locked_until)
+            .is_some_and(|until| until > now)
+    }
+
+    fn record(
+        &self,
+        access_key: &str,
+        ok: bool,
+        limit: u32,
+        duration: Duration,
+        now: DateTime<Utc>,
+    ) {
+        let mut map = self.0.lock().expect("lockouts lock");
+        if ok {
+            map.remove(access_key);
+            return;
+        }
+        let failures = map.entry(access_key.to_string()).or_default();
+        if failures.locked_until.is_some_and(|until| until <= now) {
+            *failures = KeyFailures::default();
+        }
+        failures.in_a_row += 1;
+        if limit > 0 && failures.in_a_row >= limit {
+            let duration = chrono::Duration::from_std(duration).unwrap_or(chrono::Duration::MAX);
+            failures.locked_until = Some(now + duration);
+        }
+    }
+
+    /// Unlocks every key and forgets every failure.
+    pub fn clear(&self) {
+        self.0.lock().expect("lockouts lock").clear();
+    }
+}
+
 /// A header of `request`, by case-insensitive name.
 pub fn header<'a>(request: &'a ReceivedRequest<'_>, name: &str) -> Option<&'a str> {
     request
@@ -123,20 +186,37 @@ pub fn header<'a>(request: &'a ReceivedRequest<'_>, name: &str) -> Option<&'a st
 /// carry one; a present one must verify). `Ok(None)` when unsigned.
 pub fn check_signature(
     config: &EmulatorConfig,
+    lockouts: &Lockouts,
     request: &ReceivedRequest<'_>,
     now: DateTime<Utc>,
 ) -> Result<Option<Caller>, AuthError> {
-    if header(request, "authorization").is_none() {
+    let Some(authorization) = header(request, "authorization") else {
         return Ok(None);
-    }
+    };
     let key_of = |ak: &str| config.access_keys.iter().find(|k| k.access_key == ak);
+    // Failures count against a key only once the key is known to exist.
+    let claimed = Authorization::parse(authorization)
+        .ok()
+        .map(|a| a.access_key)
+        .filter(|ak| key_of(ak).is_some());
+    if claimed
+        .as_deref()
+        .is_some_and(|ak| lockouts.is_locked(ak, now))
+    {
+        return Err(AuthError::Locked);
+    }
     let skew = chrono::Duration::from_std(config.max_clock_skew).unwrap_or(chrono::Duration::MAX);
-    let access_key = verify(
+    let verified = verify(
         request,
         |ak| key_of(ak).map(|k| k.secret_key.expose()),
         now,
         skew,
-    )?;
+    );
+    if let Some(ak) = &claimed {
+        let (limit, duration) = (config.key_lockout_failures, config.key_lockout);
+        lockouts.record(ak, verified.is_ok(), limit, duration, now);
+    }
+    let access_key = verified?;
     let key = key_of(&access_key).expect("verify found the key");
     if let Some(expected) = &key.security_token {
         let sent = header(request, SECURITY_TOKEN_HEADER).unwrap_or_default();
@@ -155,6 +235,7 @@ pub fn check_signature(
             operator_name: access_key,
         },
         token_project: None,
+        operations: key.operations.clone(),
     }))
 }
 
@@ -162,12 +243,12 @@ pub fn check_signature(
 /// that region's project (SWR, HSS); without, any valid token will do (IAM).
 pub fn authenticate(
     config: &EmulatorConfig,
-    tokens: &Tokens,
+    (tokens, lockouts): (&Tokens, &Lockouts),
     request: &ReceivedRequest<'_>,
     region: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<Caller, AuthError> {
-    if let Some(caller) = check_signature(config, request, now)? {
+    if let Some(caller) = check_signature(config, lockouts, request, now)? {
         return Ok(caller);
     }
     let value = header(request, TOKEN_HEADER).ok_or(AuthError::Missing)?;
@@ -184,6 +265,7 @@ pub fn authenticate(
     Ok(Caller {
         actor: token.actor,
         token_project: Some(token.project_id),
+        operations: None,
     })
 }
 
@@ -219,7 +301,13 @@ mod tests {
         let expired = issued(&tokens, "cn-north-4", chrono::Duration::seconds(-1));
         let check = |value: &str, region| {
             let headers = [("X-Auth-Token".to_string(), value.to_string())];
-            authenticate(&config, &tokens, &request(&headers), region, Utc::now())
+            authenticate(
+                &config,
+                (&tokens, &Lockouts::default()),
+                &request(&headers),
+                region,
+                Utc::now(),
+            )
         };
         let caller = check(&good, Some("cn-north-4")).unwrap();
         assert_eq!(caller.token_project.as_deref(), Some("p"));
@@ -231,7 +319,13 @@ mod tests {
         assert_eq!(check(&expired, None), Err(AuthError::ExpiredToken));
         assert_eq!(check("forged", None), Err(AuthError::UnknownToken));
         assert_eq!(
-            authenticate(&config, &tokens, &request(&[]), None, Utc::now()),
+            authenticate(
+                &config,
+                (&tokens, &Lockouts::default()),
+                &request(&[]),
+                None,
+                Utc::now()
+            ),
             Err(AuthError::Missing)
         );
     }
@@ -241,11 +335,16 @@ mod tests {
         let config = EmulatorConfig::embedded_default();
         let headers = [("Authorization".to_string(), "Basic abc".to_string())];
         assert!(matches!(
-            check_signature(&config, &request(&headers), Utc::now()),
+            check_signature(
+                &config,
+                &Lockouts::default(),
+                &request(&headers),
+                Utc::now()
+            ),
             Err(AuthError::Signature(_))
         ));
         assert_eq!(
-            check_signature(&config, &request(&[]), Utc::now()),
+            check_signature(&config, &Lockouts::default(), &request(&[]), Utc::now()),
             Ok(None)
         );
     }

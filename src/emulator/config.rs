@@ -6,6 +6,8 @@ use std::time::Duration;
 use serde::{Deserialize, Deserializer};
 use sha2::{Digest, Sha256};
 
+use super::errors::SwrErrorFormat;
+use super::router::OPERATION_NAMES;
 use crate::auth::SecretString;
 use crate::swr::names::{self, NameError, NameKind};
 
@@ -45,6 +47,15 @@ pub struct EmulatorConfig {
     /// Serve `/_admin/` to non-loopback peers too.
     #[serde(default)]
     pub admin_allow_remote: bool,
+    /// How SWR writes error bodies: the current object form or older regions' array.
+    #[serde(default)]
+    pub swr_error_format: SwrErrorFormat,
+    /// Consecutive failed signatures after which the gateway locks an access key (0: never).
+    #[serde(default = "default_lockout_failures")]
+    pub key_lockout_failures: u32,
+    /// How long a locked access key stays locked.
+    #[serde(default = "default_lockout", deserialize_with = "duration")]
+    pub key_lockout: Duration,
     /// Tenants (Huawei Cloud accounts).
     #[serde(default)]
     pub domains: Vec<DomainConfig>,
@@ -82,6 +93,10 @@ pub struct AccessKeyConfig {
     pub security_token: Option<SecretString>,
     /// Domain name the key belongs to.
     pub domain: String,
+    /// Operations the key's user may call (operation names, e.g. `swr.list_sync_tasks`);
+    /// absent: all. Others are refused with 403, as an IAM policy that lacks them would be.
+    #[serde(default)]
+    pub operations: Option<Vec<String>>,
 }
 
 /// An IAM user.
@@ -120,6 +135,10 @@ pub struct RegionConfig {
 pub struct OrganizationConfig {
     /// Organization name.
     pub name: String,
+    /// Domain (account) name that owns it; absent: the first configured domain. Other
+    /// domains' keys are refused with 403.
+    #[serde(default)]
+    pub domain: Option<String>,
     /// Repositories.
     #[serde(default)]
     pub repositories: Vec<RepositoryConfig>,
@@ -150,6 +169,16 @@ pub struct TagConfig {
 
 fn default_token_lifetime() -> Duration {
     Duration::from_secs(24 * 3600)
+}
+
+/// APIG locks an AK/SK pair after more than five consecutive failures, for five minutes
+/// (devg-apisign `api-sign-0001`: "AK access failed to reach the limit,forbidden").
+fn default_lockout_failures() -> u32 {
+    5
+}
+
+fn default_lockout() -> Duration {
+    Duration::from_secs(5 * 60)
 }
 
 fn default_clock_skew() -> Duration {
@@ -217,12 +246,27 @@ impl EmulatorConfig {
             .regions
             .iter()
             .flat_map(|r| r.projects.keys().map(String::as_str));
+        let org_domains = self
+            .regions
+            .iter()
+            .flat_map(|r| r.organizations.iter().filter_map(|o| o.domain.as_deref()));
         if let Some(d) = user_domains
             .chain(key_domains)
             .chain(project_domains)
+            .chain(org_domains)
             .find(|d| !domains.contains(d))
         {
             return Err(missing("domain", d));
+        }
+        let operations = self
+            .access_keys
+            .iter()
+            .flat_map(|k| k.operations.iter().flatten());
+        if let Some(op) = operations
+            .into_iter()
+            .find(|op| !OPERATION_NAMES.contains(&op.as_str()))
+        {
+            return Err(missing("operation", op));
         }
         if self.region(&self.default_region).is_none() {
             return Err(missing("default region", &self.default_region));

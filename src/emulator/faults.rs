@@ -63,7 +63,8 @@ pub struct FaultSpec {
     /// Requests allowed per one-second window; more get 429.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub qps_limit: Option<f64>,
-    /// `Retry-After` seconds of a 429 (default 1).
+    /// `Retry-After` seconds of a 429; without it none is sent, as the real API gateway
+    /// sends none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_after_seconds: Option<u64>,
     /// Share of requests that are never answered.
@@ -115,8 +116,8 @@ pub enum Outcome {
     Pass,
     /// Answered with this status.
     Fail(u16),
-    /// Answered 429 with `Retry-After` seconds.
-    Throttle(u64),
+    /// Answered 429, with `Retry-After` seconds when set.
+    Throttle(Option<u64>),
     /// Never answered.
     Hang,
 }
@@ -200,7 +201,7 @@ impl Faults {
         }
         if let Some(limit) = spec.qps_limit {
             if active.over_limit(limit, Instant::now()) {
-                let outcome = Outcome::Throttle(spec.retry_after_seconds.unwrap_or(1));
+                let outcome = Outcome::Throttle(spec.retry_after_seconds);
                 return Plan { outcome, ..pass };
             }
         }
@@ -263,8 +264,8 @@ mod tests {
             [
                 Outcome::Pass,
                 Outcome::Pass,
-                Outcome::Throttle(3),
-                Outcome::Throttle(3)
+                Outcome::Throttle(Some(3)),
+                Outcome::Throttle(Some(3))
             ]
         );
     }

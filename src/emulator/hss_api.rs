@@ -6,10 +6,10 @@ use axum::response::Response;
 use chrono::Utc;
 
 use super::auth::Caller;
-use super::errors::{Failure, HSS_PROJECT_MISMATCH};
+use super::errors::{Failure, HSS_ACCESS_DENIED, HSS_INSUFFICIENT_PERMISSIONS};
 use super::server::{json, CloudCall};
 use super::state::HssEvent;
-use crate::hss::{SynchronizeRequest, SynchronizeResult, IMAGE_TYPES};
+use crate::hss::{SynchronizeRequest, SynchronizeResult, IMAGE_TYPES, OP_IMAGE_SYNCHRONIZE};
 
 /// Header the SDKs send with the credentials' project id.
 const PROJECT_HEADER: &str = "x-project-id";
@@ -21,17 +21,21 @@ pub fn synchronize(
     caller: &Caller,
     project_id: &str,
 ) -> Result<Response, Failure> {
+    if !caller.may(OP_IMAGE_SYNCHRONIZE) {
+        return Err(Failure::bad_request(format!(
+            "Insufficient permissions: the access key may not call {OP_IMAGE_SYNCHRONIZE}"
+        ))
+        .with_code(HSS_INSUFFICIENT_PERMISSIONS));
+    }
     let own = caller.project_in(&call.app.config, call.region);
     let header_differs = call.header(PROJECT_HEADER).is_some_and(|h| h != project_id);
     if own.as_deref() != Some(project_id) || header_differs {
-        return Err(Failure::new(
-            StatusCode::FORBIDDEN,
-            format!(
-                "project {project_id} is not the caller's project in {}",
-                call.region
-            ),
-        )
-        .with_code(HSS_PROJECT_MISMATCH));
+        // HSS answers every error 400; another project's path is "Access denied".
+        return Err(Failure::bad_request(format!(
+            "Access denied: project {project_id} is not the caller's project in {}",
+            call.region
+        ))
+        .with_code(HSS_ACCESS_DENIED));
     }
     let body: SynchronizeRequest = call.json()?;
     if !IMAGE_TYPES.contains(&body.image_type.as_str()) {

@@ -32,6 +32,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 pub use config::EmulatorConfig;
+pub use errors::SwrErrorFormat;
 
 /// Flags of `swr-sync-operator emulator`; each overrides the configuration file.
 #[derive(Debug, Clone, clap::Args)]
@@ -54,6 +55,9 @@ pub struct EmulatorArgs {
     /// Serve `/_admin/` to non-loopback peers too.
     #[arg(long, env = "SWR_EMULATOR_ADMIN_ALLOW_REMOTE")]
     pub admin_allow_remote: bool,
+    /// SWR error bodies: `object` (current regions) or `array` (older regions).
+    #[arg(long, env = "SWR_EMULATOR_SWR_ERROR_FORMAT", value_enum)]
+    pub swr_error_format: Option<errors::SwrErrorFormat>,
 }
 
 impl EmulatorArgs {
@@ -73,6 +77,7 @@ impl EmulatorArgs {
         config.max_clock_skew = self.max_clock_skew.unwrap_or(config.max_clock_skew);
         config.token_lifetime = self.token_lifetime.unwrap_or(config.token_lifetime);
         config.admin_allow_remote |= self.admin_allow_remote;
+        config.swr_error_format = self.swr_error_format.unwrap_or(config.swr_error_format);
         Ok(config)
     }
 }

@@ -91,7 +91,21 @@ pub const OPERATION_NAMES: [&str; 13] = [
 ];
 
 impl SwrOp {
-    fn name(&self) -> &'static str {
+    /// The repository of a repository-level operation.
+    pub fn repo_path(&self) -> Option<&RepoPath> {
+        match self {
+            Self::ListSyncTasks(p)
+            | Self::CreateSyncTask(p)
+            | Self::DeleteSyncTask(p)
+            | Self::SyncImages(p)
+            | Self::ListSyncJobs(p)
+            | Self::ListTags(p) => Some(p),
+            Self::ListRegions | Self::ListOrganizations | Self::ListRepositories => None,
+        }
+    }
+
+    /// The operation's name.
+    pub fn name(&self) -> &'static str {
         match self {
             Self::ListSyncTasks(_) => ops::LIST_SYNC_TASKS,
             Self::CreateSyncTask(_) => ops::CREATE_SYNC_TASK,

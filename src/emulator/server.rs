@@ -15,10 +15,10 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tokio::sync::watch;
 
-use super::auth::{authenticate, check_signature, header, Tokens};
+use super::auth::{authenticate, check_signature, header, Lockouts, Tokens};
 use super::calls::{Calls, STATUS_UNANSWERED};
 use super::config::EmulatorConfig;
-use super::errors::Failure;
+use super::errors::{auth_failure, Failure, APIGW_NO_SUCH_API, APIGW_THROTTLED};
 use super::faults::{Faults, Outcome};
 use super::router::{self, Operation, Route};
 use super::state::World;
@@ -37,6 +37,8 @@ pub struct App {
     world: Mutex<World>,
     /// IAM tokens issued. Kept across `/_admin/reset`: clients keep their sessions.
     pub tokens: Tokens,
+    /// Access keys locked by failed signatures.
+    pub lockouts: Lockouts,
     /// Faults in force.
     pub faults: Faults,
     /// Call counts.
@@ -52,6 +54,7 @@ impl App {
             world: Mutex::new(World::from_config(&config)),
             config,
             tokens: Tokens::default(),
+            lockouts: Lockouts::default(),
             faults: Faults::default(),
             calls: Calls::default(),
             stopping,
@@ -73,12 +76,18 @@ pub fn service(app: Arc<App>) -> Router {
         .layer(middleware::map_response(with_request_id))
 }
 
+/// A fresh request id, as the gateway gives every request.
+fn request_id() -> String {
+    hex::encode(rand::random::<[u8; 16]>())
+}
+
+/// Sets `X-Request-Id` on answers that have none (cloud answers set their own, the one
+/// their gateway error bodies quote).
 async fn with_request_id(mut response: Response) -> Response {
-    let id = hex::encode(rand::random::<[u8; 16]>());
-    response.headers_mut().insert(
-        "x-request-id",
-        HeaderValue::from_str(&id).expect("hex is a valid header value"),
-    );
+    if !response.headers().contains_key("x-request-id") {
+        let id = HeaderValue::from_str(&request_id()).expect("hex is a valid header value");
+        response.headers_mut().insert("x-request-id", id);
+    }
     response
 }
 
@@ -136,8 +145,10 @@ async fn cloud(State(app): State<Arc<App>>, request: Request) -> Response {
     );
     let operation = route.operation.name();
     let service = route.operation.service();
+    let id = request_id();
+    let render = |failure: Failure| failure.render(service, config.swr_error_format, &id);
     let plan = app.faults.plan(operation);
-    let response = match plan.outcome {
+    let mut response = match plan.outcome {
         Outcome::Hang => {
             app.calls.record(operation, STATUS_UNANSWERED);
             let mut stopping = app.stopping.clone();
@@ -145,31 +156,35 @@ async fn cloud(State(app): State<Arc<App>>, request: Request) -> Response {
             let _ = stopping.wait_for(|s| *s).await;
             return StatusCode::SERVICE_UNAVAILABLE.into_response();
         }
-        Outcome::Throttle(seconds) => Failure {
-            retry_after: Some(seconds),
-            ..Failure::new(
+        // The gateway throttles, and (as the real one) sends no Retry-After unless the
+        // fault asks for one.
+        Outcome::Throttle(retry_after) => render(Failure {
+            retry_after,
+            ..Failure::gateway(
                 StatusCode::TOO_MANY_REQUESTS,
-                "request throttled (injected)",
+                APIGW_THROTTLED,
+                "The throttling threshold has been reached: policy user over ratelimit (injected)",
             )
-        }
-        .render(service),
+        }),
         Outcome::Fail(status) => {
             let status = StatusCode::from_u16(status).expect("fault specs hold 4xx/5xx statuses");
-            Failure::new(status, "injected fault").render(service)
+            render(Failure::new(status, "injected fault"))
         }
         Outcome::Pass => match to_bytes(body, MAX_BODY).await {
-            Ok(bytes) => handle(&app, &route, &parts, &bytes)
-                .unwrap_or_else(|failure| failure.render(service)),
-            Err(e) => Failure::bad_request(format!("unreadable body: {e}")).render(service),
+            Ok(bytes) => handle(&app, &route, &parts, &bytes).unwrap_or_else(render),
+            Err(e) => render(Failure::bad_request(format!("unreadable body: {e}"))),
         },
     };
+    let id = HeaderValue::from_str(&id).expect("hex is a valid header value");
+    response.headers_mut().insert("x-request-id", id);
     app.calls.record(operation, response.status().as_u16());
     // The change is made; only the answer waits, like a slow network or a lost response.
     tokio::time::sleep(plan.delay).await;
     response
 }
 
-/// Authenticates (before anything else, so a tampered request is a 401 whatever it became),
+/// Finds the API (the gateway answers 404 for a method and path it does not publish, before
+/// any authentication), authenticates (so a tampered request is a 401 whatever it asks),
 /// then resolves the region and dispatches.
 fn handle(
     app: &App,
@@ -177,6 +192,9 @@ fn handle(
     parts: &axum::http::request::Parts,
     body: &[u8],
 ) -> Result<Response, Failure> {
+    if route.operation == Operation::Unknown {
+        return Err(no_such_api(parts));
+    }
     let headers: Vec<(String, String)> = parts
         .headers
         .iter()
@@ -201,23 +219,22 @@ fn handle(
         }
         _ => None,
     };
+    let service = route.operation.service();
     let caller = match &route.operation {
         // Logging in needs no signature, but a present one must verify.
-        Operation::CreateToken => check_signature(&app.config, &request, now)?,
-        _ => Some(authenticate(
+        Operation::CreateToken => check_signature(&app.config, &app.lockouts, &request, now),
+        _ => authenticate(
             &app.config,
-            &app.tokens,
+            (&app.tokens, &app.lockouts),
             &request,
             scope,
             now,
-        )?),
-    };
-    let region = route.region.as_deref().map_err(|prefix| {
-        Failure::new(
-            StatusCode::NOT_FOUND,
-            format!("region {prefix} does not exist"),
         )
-    })?;
+        .map(Some),
+    }
+    .map_err(|err| auth_failure(&err, service))?;
+    // A region the emulator does not have is a host that publishes no API.
+    let region = route.region.as_deref().map_err(|_| no_such_api(parts))?;
     let call = CloudCall {
         app,
         region,
@@ -231,9 +248,20 @@ fn handle(
             hss_api::synchronize(&call, caller, project_id)
         }
         (Operation::ListProjects, Some(caller)) => iam_api::list_projects(&call, caller),
-        _ => Err(Failure::new(
-            StatusCode::NOT_FOUND,
-            format!("no such API: {} {}", parts.method, parts.uri.path()),
-        )),
+        _ => Err(no_such_api(parts)),
     }
+}
+
+/// The gateway's answer to a method and path that match no published API; a nested
+/// repository name sent with a raw `/` (instead of `$` or `%24`) is one.
+fn no_such_api(parts: &axum::http::request::Parts) -> Failure {
+    Failure::gateway(
+        StatusCode::NOT_FOUND,
+        APIGW_NO_SUCH_API,
+        format!(
+            "The API does not exist or has not been published in the environment: {} {}",
+            parts.method,
+            parts.uri.path()
+        ),
+    )
 }

@@ -212,7 +212,7 @@ impl World {
                 .insert(region.id.clone(), RegionState::default());
             for org in &region.organizations {
                 world
-                    .create_organization(&region.id, &org.name)
+                    .create_organization(&region.id, &org.name, org.domain.as_deref())
                     .expect(checked);
                 for repo in &org.repositories {
                     let source = SourceRepo::new(&region.id, &org.name, &repo.name).expect(checked);
@@ -296,11 +296,13 @@ impl World {
         Ok(())
     }
 
-    /// Creates an organization.
+    /// Creates an organization owned by `domain` (a domain name; `None`: the first
+    /// configured domain).
     pub fn create_organization(
         &mut self,
         region: &str,
         organization: &str,
+        domain: Option<&str>,
     ) -> Result<&OrgState, StateError> {
         names::validate(NameKind::Organization, organization)?;
         self.region(region)?;
@@ -312,7 +314,7 @@ impl World {
         }
         let org = OrgState {
             id: self.next_id(),
-            creator: self.owner.clone(),
+            creator: domain.map_or_else(|| self.owner.clone(), str::to_string),
             repositories: BTreeMap::new(),
         };
         let orgs = &mut self
@@ -405,14 +407,14 @@ mod tests {
     #[test]
     fn organizations_are_created_once() {
         let mut w = world();
-        let qa = w.create_organization("cn-east-3", "qa").unwrap();
+        let qa = w.create_organization("cn-east-3", "qa", None).unwrap();
         assert_eq!(qa.creator, "example-domain");
         assert!(matches!(
-            w.create_organization("cn-east-3", "qa"),
+            w.create_organization("cn-east-3", "qa", None),
             Err(StateError::OrganizationExists { .. })
         ));
         assert!(matches!(
-            w.create_organization("cn-east-3", "Bad"),
+            w.create_organization("cn-east-3", "Bad", None),
             Err(StateError::Name(_))
         ));
     }

@@ -7,10 +7,11 @@ use axum::response::Response;
 use serde::Serialize;
 
 use super::auth::Caller;
-use super::errors::Failure;
+use super::errors::{Failure, SWR_FORBIDDEN};
 use super::repo_query::RepoQuery;
 use super::router::{RepoPath, SwrOp};
 use super::server::{empty, json, CloudCall};
+use super::state::World;
 use crate::swr::model::{CreateSyncTask, ManualSync, OrganizationList, RegionInfo, SyncTarget};
 use crate::swr::SourceRepo;
 
@@ -21,12 +22,31 @@ pub fn handle(call: &CloudCall<'_>, caller: &Caller, op: &SwrOp) -> Result<Respo
         SourceRepo::new(region, &path.organization, &path.repository)
             .map_err(|e| Failure::bad_request(e.to_string()))
     };
+    if !caller.may(op.name()) {
+        return Err(forbidden(format!(
+            "the access key may not call {}",
+            op.name()
+        )));
+    }
     let mut world = call.app.world();
+    // Organizations belong to a domain; another domain's keys are refused.
+    let own = |world: &World, region: &str, organization: &str| match world
+        .organization(region, organization)
+    {
+        Ok(org) if org.creator != caller.actor.domain_name => Err(forbidden(format!(
+            "organization {organization} in {region} belongs to another account"
+        ))),
+        _ => Ok(()),
+    };
+    if let Some(path) = op.repo_path() {
+        own(&world, region, &path.organization)?;
+    }
     let response = match op {
         SwrOp::ListSyncTasks(path) => json(StatusCode::OK, &world.tasks_of(&source(path)?)?),
         SwrOp::CreateSyncTask(path) => {
             let repo = source(path)?;
             let body: CreateSyncTask = call.json()?;
+            own(&world, &body.remote_region_id, &body.remote_namespace)?;
             world.create_task(&repo, &body, &caller.actor)?;
             empty()
         }
@@ -58,20 +78,31 @@ pub fn handle(call: &CloudCall<'_>, caller: &Caller, op: &SwrOp) -> Result<Respo
                 .collect();
             json(StatusCode::OK, &regions)
         }
-        SwrOp::ListOrganizations => json(
-            StatusCode::OK,
-            &OrganizationList {
-                namespaces: world.organizations(region)?,
-            },
-        ),
+        SwrOp::ListOrganizations => {
+            let mut namespaces = world.organizations(region)?;
+            namespaces.retain(|o| own(&world, region, &o.name).is_ok());
+            json(StatusCode::OK, &OrganizationList { namespaces })
+        }
         SwrOp::ListRepositories => {
             let hidden = call.app.faults.get().hidden_repositories;
             let mut repositories = world.repositories(region)?;
-            repositories.retain(|r| !hidden.contains(&format!("{}/{}", r.namespace, r.name)));
+            repositories.retain(|r| {
+                !hidden.contains(&format!("{}/{}", r.namespace, r.name))
+                    && own(&world, region, &r.namespace).is_ok()
+            });
             RepoQuery::parse(|key| call.query(key))?.answer(repositories)
         }
     };
     Ok(response)
+}
+
+/// SWR's answer to a caller without the permission: 403 "Insufficient permissions".
+fn forbidden(detail: String) -> Failure {
+    Failure::new(
+        StatusCode::FORBIDDEN,
+        format!("Insufficient permissions: {detail}"),
+    )
+    .with_code(SWR_FORBIDDEN)
 }
 
 /// One page of a list: `offset` first, at most `limit` items (all when absent).

@@ -15,7 +15,6 @@ use super::observe::source_repo;
 use super::plan::{Action, ObservedTask, Settings, TaskKey};
 use super::ttl_cache::TtlCache;
 use crate::api::ImageSyncRule;
-use crate::cloud::ErrorClass;
 use crate::swr::model::SyncTask;
 use crate::swr::{SourceRepo, SwrApi, SwrError};
 
@@ -69,7 +68,7 @@ impl Listings<'_> {
         let fetch = || async {
             match swr.list_sync_tasks(repo).await {
                 Ok(tasks) => Ok(Some(by_target(tasks))),
-                Err(e) if e.class() == ErrorClass::NotFound => Ok(None),
+                Err(e) if e.api().is_service_not_found() => Ok(None),
                 Err(e) => Err(e),
             }
         };

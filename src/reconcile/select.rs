@@ -7,7 +7,6 @@ use super::plan::TaskKey;
 use super::report::Problem;
 use crate::api::status::reason;
 use crate::api::ImageSyncRuleSpec;
-use crate::cloud::ErrorClass;
 use crate::swr::SwrClient;
 
 /// Whether `name` matches `pattern`: `*` is any run of characters (`/` included), `?` is
@@ -76,12 +75,15 @@ pub async fn repositories(
         let listed = swr
             .list_repositories(region, organization)
             .await
-            .map_err(|e| match e.class() {
-                ErrorClass::NotFound => Problem::stalled(
-                    reason::SOURCE_NOT_FOUND,
-                    format!("SWR has no organization {organization} in {region}"),
-                ),
-                _ => Problem::from_api(e.api(), e.to_string()),
+            .map_err(|e| {
+                if e.api().is_service_not_found() {
+                    Problem::stalled(
+                        reason::SOURCE_NOT_FOUND,
+                        format!("SWR has no organization {organization} in {region}"),
+                    )
+                } else {
+                    Problem::from_api(e.api(), e.to_string())
+                }
             })?;
         out.extend(
             listed

@@ -340,7 +340,7 @@ impl SwrApi for SwrClient {
             .json(target);
         match self.cloud.call(&request).await {
             Ok(_) => Ok(DeleteOutcome::Deleted),
-            Err(e) if e.class == ErrorClass::NotFound || e.has_code(TASK_NOT_FOUND_CODE) => {
+            Err(e) if e.is_service_not_found() || e.has_code(TASK_NOT_FOUND_CODE) => {
                 Ok(DeleteOutcome::AlreadyAbsent)
             }
             Err(error) => Err(SwrError::DeleteSyncTask {
