@@ -119,3 +119,30 @@ async fn a_failed_copy_is_reported_and_replication_goes_on() {
     );
     assert_eq!(env.tasks().await.len(), 1);
 }
+
+#[tokio::test]
+async fn tags_swr_refuses_at_once_are_reported_without_waiting_for_jobs() {
+    let env = Env::start("copies-refused").await;
+    // The target holds another image under `latest`; without override SWR refuses that
+    // tag in its answer to the copy request.
+    env.admin_send(
+        reqwest::Method::POST,
+        "push",
+        json!({"region": "cn-east-3", "organization": "platform-dr",
+               "repository": "nginx", "tag": "latest"}),
+    )
+    .await;
+    env.apply("web", copying(&["nginx"])).await.unwrap();
+    let copies = finished_copies(&env, "web").await;
+    let copy = &copies[0];
+    assert_eq!(copy.state, CopyState::Failed, "{copies:?}");
+    assert_eq!(copy.refused_tags, ["latest"]);
+    assert_eq!((copy.succeeded, copy.failed, copy.pending), (1, 1, 0));
+    let message = copy.message.as_deref().unwrap_or_default();
+    assert!(
+        message.contains("SWR refused to copy 1 tag(s): latest"),
+        "{message}"
+    );
+    assert_eq!(copy.tags, ["1.25"], "only the accepted tag is followed");
+    env.wait_ready("web", "1/1 tasks in sync").await;
+}

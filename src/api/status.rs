@@ -112,8 +112,12 @@ pub struct ImageCopy {
     pub tags: Vec<String>,
     /// Tags in the target (copied, or already there).
     pub succeeded: u32,
-    /// Tags whose copy failed, timed out or was cancelled.
+    /// Tags whose copy failed, timed out or was cancelled (the refused ones included).
     pub failed: u32,
+    /// Tags SWR answered at once that it could not copy (the `sync_images` answer); they are
+    /// not followed in the job records.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub refused_tags: Vec<String>,
     /// Tags still waiting or running.
     pub pending: u32,
     /// When the copy was requested (RFC 3339); a copy still pending long after is Failed.

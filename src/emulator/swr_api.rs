@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use super::auth::Caller;
 use super::errors::{Failure, SWR_FORBIDDEN};
+use super::replication::JOB_FAILED;
 use super::repo_query::RepoQuery;
 use super::router::{RepoPath, SwrOp};
 use super::server::{empty, json, CloudCall};
@@ -59,8 +60,13 @@ pub fn handle(call: &CloudCall<'_>, caller: &Caller, op: &SwrOp) -> Result<Respo
         SwrOp::SyncImages(path) => {
             let repo = source(path)?;
             let body: ManualSync = call.json()?;
-            world.manual_sync(&repo, &body, &caller.actor)?;
-            empty()
+            let jobs = world.manual_sync(&repo, &body, &caller.actor)?;
+            let failed: Vec<&str> = jobs
+                .iter()
+                .filter(|j| j.status == JOB_FAILED)
+                .map(|j| j.tag.as_str())
+                .collect();
+            json(StatusCode::OK, &failed)
         }
         SwrOp::ListSyncJobs(path) => {
             let page = Page::from_filter(call.query("filter"))?;

@@ -150,20 +150,34 @@ async fn start(
             tags: Vec::new(),
             succeeded: 0,
             failed: 0,
+            refused_tags: Vec::new(),
             pending: 0,
             requested_at: Some(timestamp(now)),
             message: None,
         };
         match &tags_of[&repo] {
             Ok(tags) if tags.is_empty() => continue,
-            Ok(tags) => {
-                copy.tags = tags.clone();
-                copy.pending = count(tags.len());
-                if let Err(e) = request(swr, &repo, key, *settings, tags).await {
+            Ok(tags) => match request(swr, &repo, key, *settings, tags).await {
+                Ok(refused) => {
+                    copy.tags = tags
+                        .iter()
+                        .filter(|t| !refused.contains(t))
+                        .cloned()
+                        .collect();
+                    copy.pending = count(copy.tags.len());
+                    copy.failed = count(refused.len());
+                    copy.refused_tags = refused;
+                    if copy.tags.is_empty() {
+                        copy.state = CopyState::Failed;
+                        copy.message = Some(failed_message(&copy, &[]));
+                    }
+                }
+                Err(e) => {
+                    copy.tags = tags.clone();
                     copy.state = CopyState::Failed;
                     copy.message = Some(e);
                 }
-            }
+            },
             Err(e) => {
                 copy.state = CopyState::Failed;
                 copy.message = Some(format!("listing the source's tags: {e}"));
@@ -177,14 +191,15 @@ async fn start(
     out
 }
 
-/// `sync_images` for every tag, `BATCH` at a time.
+/// `sync_images` for every tag, `BATCH` at a time; returns the tags SWR refused.
 async fn request(
     swr: &SwrClient,
     repo: &SourceRepo,
     key: &TaskKey,
     settings: Settings,
     tags: &[String],
-) -> Result<(), String> {
+) -> Result<Vec<String>, String> {
+    let mut refused = Vec::new();
     for batch in tags.chunks(BATCH) {
         let sync = ManualSync {
             image_tag: batch.to_vec(),
@@ -192,11 +207,13 @@ async fn request(
             remote_namespace: key.target_organization.clone(),
             remote_region_id: key.target_region.clone(),
         };
-        swr.sync_images(repo, &sync)
+        let failed = swr
+            .sync_images(repo, &sync)
             .await
             .map_err(|e| format!("requesting the copy: {e}"))?;
+        refused.extend(failed.into_iter().filter(|t| batch.contains(t)));
     }
-    Ok(())
+    Ok(refused)
 }
 
 /// The newest sync job records of a repository.
@@ -282,7 +299,7 @@ impl Tally {
 fn progress(copy: &mut ImageCopy, jobs: &[SyncJob], now: DateTime<Utc>, notices: &mut Vec<Notice>) {
     let tally = Tally::of(copy, jobs);
     copy.succeeded = tally.succeeded;
-    copy.failed = count(tally.failed.len());
+    copy.failed = count(copy.refused_tags.len() + tally.failed.len());
     copy.pending = count(tally.pending());
     if tally.pending() > 0 {
         if overdue(copy, now) {
@@ -292,7 +309,7 @@ fn progress(copy: &mut ImageCopy, jobs: &[SyncJob], now: DateTime<Utc>, notices:
         }
         return;
     }
-    if tally.failed.is_empty() {
+    if tally.failed.is_empty() && copy.refused_tags.is_empty() {
         copy.state = CopyState::Done;
         notices.push((
             EventType::Normal,
@@ -304,9 +321,26 @@ fn progress(copy: &mut ImageCopy, jobs: &[SyncJob], now: DateTime<Utc>, notices:
         ));
     } else {
         copy.state = CopyState::Failed;
-        copy.message = Some(format!("failed: {}", list_some(&tally.failed)));
+        copy.message = Some(failed_message(copy, &tally.failed));
         notices.push(failed_notice(copy));
     }
+}
+
+/// What failed: the tags SWR refused when asked, and those whose jobs failed.
+fn failed_message(copy: &ImageCopy, failed_jobs: &[String]) -> String {
+    let mut parts = Vec::new();
+    if !copy.refused_tags.is_empty() {
+        parts.push(format!(
+            "SWR refused to copy {} tag(s): {} (a different image under the same tag in the \
+             target, and override off?)",
+            copy.refused_tags.len(),
+            list_some(&copy.refused_tags)
+        ));
+    }
+    if !failed_jobs.is_empty() {
+        parts.push(format!("failed: {}", list_some(failed_jobs)));
+    }
+    parts.join("; ")
 }
 
 /// Whether the copy was requested more than `COPY_DEADLINE` before `now`. Without a
@@ -363,6 +397,7 @@ mod tests {
             tags: tags.iter().map(|t| t.to_string()).collect(),
             succeeded: 0,
             failed: 0,
+            refused_tags: Vec::new(),
             pending: 3,
             requested_at: None,
             message: None,
@@ -393,6 +428,29 @@ mod tests {
         progress(&mut c, &jobs, t0(), &mut notices);
         assert_eq!((c.state, c.succeeded, c.failed), (CopyState::Failed, 1, 1));
         assert_eq!(c.message.as_deref(), Some("failed: a"));
+        assert_eq!(notices.len(), 1);
+    }
+
+    #[test]
+    fn tags_swr_refused_when_asked_count_as_failed_without_job_records() {
+        let mut c = copy(&["a"]);
+        c.refused_tags = vec!["b".into()];
+        let mut notices = Vec::new();
+        progress(
+            &mut c,
+            &[job("a", "cn-east-3", "success")],
+            t0(),
+            &mut notices,
+        );
+        assert_eq!(
+            (c.state, c.succeeded, c.failed, c.pending),
+            (CopyState::Failed, 1, 1, 0)
+        );
+        let message = c.message.unwrap();
+        assert!(
+            message.starts_with("SWR refused to copy 1 tag(s): b"),
+            "{message}"
+        );
         assert_eq!(notices.len(), 1);
     }
 

@@ -351,17 +351,26 @@ impl SwrApi for SwrClient {
         }
     }
 
-    async fn sync_images(&self, repo: &SourceRepo, sync: &ManualSync) -> Result<(), SwrError> {
+    /// SWR answers 200 with the tags that failed to sync (a bare array of strings:
+    /// `CreateManualImageSyncRepoResponse` in the SDKs, "Image tags that fail to be
+    /// synchronized" on the API page); an empty body, as some regions send, is none.
+    async fn sync_images(
+        &self,
+        repo: &SourceRepo,
+        sync: &ManualSync,
+    ) -> Result<Vec<String>, SwrError> {
         let request =
             Self::repo_request(ops::SYNC_IMAGES, repo, Method::POST, "sync_images").json(sync);
-        self.cloud
-            .call(&request)
-            .await
-            .map(drop)
-            .map_err(|error| SwrError::SyncImages {
-                repo: repo.clone(),
-                error,
-            })
+        let answer = self.cloud.call(&request).await.and_then(|response| {
+            if response.body.iter().all(u8::is_ascii_whitespace) {
+                return Ok(Vec::new());
+            }
+            response.json::<Vec<String>>()
+        });
+        answer.map_err(|error| SwrError::SyncImages {
+            repo: repo.clone(),
+            error,
+        })
     }
 }
 

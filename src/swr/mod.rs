@@ -92,10 +92,10 @@ pub trait SwrApi: Send + Sync {
         target: &SyncTarget,
     ) -> impl Future<Output = Result<DeleteOutcome, SwrError>> + Send;
 
-    /// Copies existing tags to a target now.
+    /// Copies existing tags to a target now; returns the tags SWR says failed to sync.
     fn sync_images(
         &self,
         repo: &SourceRepo,
         sync: &ManualSync,
-    ) -> impl Future<Output = Result<(), SwrError>> + Send;
+    ) -> impl Future<Output = Result<Vec<String>, SwrError>> + Send;
 }
