@@ -103,7 +103,8 @@ async fn tasks_without_sync_auto_do_not_replicate() {
     let answer = push(&swr, "cn-north-4", "platform", "2.0", "sha256:one").await;
     assert_eq!(answer["jobs"], json!([]));
     assert_eq!(replica(&swr, "cn-east-3", "2.0").await, None);
-    let (_, jobs) = read(swr.get(&format!("{NGINX}/sync_job")).await).await;
+    let jobs = format!("{NGINX}/sync_job?filter=limit::10|offset::0");
+    let (_, jobs) = read(swr.get(&jobs).await).await;
     assert_eq!(jobs, json!([]));
 }
 
@@ -126,24 +127,34 @@ async fn replication_is_one_hop() {
 }
 
 #[tokio::test]
-async fn sync_jobs_page_newest_first() {
+async fn sync_jobs_page_in_the_order_asked() {
     let (_emulator, swr) = start(EmulatorConfig::embedded_default()).await;
     task(&swr, "cn-east-3", true, false).await;
     for (i, tag) in ["a", "b", "c"].iter().enumerate() {
         push(&swr, "cn-north-4", "platform", tag, &format!("sha256:{i}")).await;
     }
-    let page = swr
-        .get(&format!("{NGINX}/sync_job?filter=limit::2|offset::1"))
-        .await;
-    assert_eq!(page.headers()["content-range"], "1-2/3");
-    let (_, jobs) = read(page).await;
-    let tags: Vec<&str> = jobs
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|j| j["tag"].as_str().unwrap())
-        .collect();
-    assert_eq!(tags, ["b", "a"]);
+    let page = |filter: &str| {
+        let target = format!("{NGINX}/sync_job?filter={filter}");
+        let swr = swr.clone();
+        async move { swr.get(&target).await }
+    };
+    let tags = |jobs: &serde_json::Value| -> Vec<String> {
+        let jobs = jobs.as_array().unwrap().iter();
+        jobs.map(|j| j["tag"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let second = page("limit::2|offset::2|order::desc").await;
+    assert_eq!(
+        second.headers()["content-range"],
+        "2-1/3",
+        "offset-count/total"
+    );
+    assert_eq!(tags(&read(second).await.1), ["a"]);
+    let oldest = page("order::asc|limit::2|offset::0").await;
+    assert_eq!(oldest.headers()["content-range"], "0-2/3");
+    assert_eq!(tags(&read(oldest).await.1), ["a", "b"]);
+    let (_, jobs) = read(page("limit::1|offset::0|order::desc").await).await;
+    assert_eq!(tags(&jobs), ["c"]);
     assert_eq!(jobs[0]["syncOperatorName"], "auto-sync");
     assert_eq!(jobs[0]["namespace"], "platform");
     assert_eq!(jobs[0]["remoteNamespace"], "platform-dr");

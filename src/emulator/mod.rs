@@ -13,6 +13,7 @@ mod fixtures;
 mod hss_api;
 mod iam_api;
 mod listing;
+mod paging;
 mod replication;
 mod repo_query;
 mod router;

@@ -5,19 +5,12 @@
 
 use std::cmp::Ordering;
 
-use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::Response;
 
 use super::errors::Failure;
-use super::server::json;
+use super::paging::Window;
 use crate::swr::model::Repository;
 use crate::swr::names::{self, NameKind};
-
-/// Page size when `limit` is absent (API page: "100 records will be returned by default").
-pub const DEFAULT_LIMIT: usize = 100;
-/// Most repositories one answer holds (Python SDK `ListReposDetailsRequest.limit`: at most
-/// 1000 records are returned); a larger `limit` is cut to it, not refused.
-pub const MAX_LIMIT: usize = 1000;
 
 /// What a listing can be sorted by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,27 +30,6 @@ pub enum Direction {
     Asc,
     /// `desc`.
     Desc,
-}
-
-/// One page: where it starts and how many it holds at most.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Window {
-    /// First item (`offset`).
-    pub offset: usize,
-    /// Items at most (`limit`, cut to [`MAX_LIMIT`]).
-    pub limit: usize,
-    /// Whether the client gave `limit` and `offset`: only then is `Content-Range` sent.
-    pub requested: bool,
-}
-
-impl Default for Window {
-    fn default() -> Self {
-        Self {
-            offset: 0,
-            limit: DEFAULT_LIMIT,
-            requested: false,
-        }
-    }
 }
 
 /// A parsed repository listing request.
@@ -98,12 +70,6 @@ const FILTER_KEYS: [&str; 8] = [
 
 fn bad(message: impl Into<String>) -> Failure {
     Failure::bad_request(message)
-}
-
-fn number(key: &str, value: &str) -> Result<usize, Failure> {
-    value
-        .parse()
-        .map_err(|_| bad(format!("{key} must be a non-negative integer")))
 }
 
 /// Splits `a::1|b::2`; an empty filter, a part without `::` or an unknown key is a 400.
@@ -155,7 +121,7 @@ impl RepoQuery {
             name: get("name").map(|n| n.replace('$', "/")),
             third_party: third_party(form, get("center"))?,
             order: order(form, get("order_column"), get("order_type"))?,
-            window: window(get("limit"), get("offset"))?,
+            window: Window::parse(get("limit"), get("offset"))?,
         })
     }
 
@@ -195,22 +161,7 @@ impl RepoQuery {
         let mut matching: Vec<Repository> =
             repositories.into_iter().filter(|r| self.keeps(r)).collect();
         matching.sort_by(|a, b| self.compare(a, b));
-        let total = matching.len();
-        let Window {
-            offset,
-            limit,
-            requested,
-        } = self.window;
-        let page: Vec<Repository> = matching.into_iter().skip(offset).take(limit).collect();
-        let range = format!("{offset}-{}/{total}", page.len());
-        let mut response = json(StatusCode::OK, &page);
-        if requested {
-            response.headers_mut().insert(
-                header::CONTENT_RANGE,
-                HeaderValue::from_str(&range).expect("digits are a valid header value"),
-            );
-        }
-        response
+        self.window.answer(matching)
     }
 }
 
@@ -262,29 +213,6 @@ fn order(
         }
     };
     Ok(Some((column, direction)))
-}
-
-/// `limit` and `offset`: both or neither; `limit` at least 1 (cut to [`MAX_LIMIT`]),
-/// `offset` 0 or a multiple of `limit`.
-fn window(limit: Option<&str>, offset: Option<&str>) -> Result<Window, Failure> {
-    let (limit, offset) = match (limit, offset) {
-        (None, None) => return Ok(Window::default()),
-        (Some(l), Some(o)) => (number("limit", l)?, number("offset", o)?),
-        _ => return Err(bad("limit and offset must be given together")),
-    };
-    if limit == 0 {
-        return Err(bad("limit must be at least 1"));
-    }
-    if offset % limit != 0 {
-        return Err(bad(format!(
-            "offset must be 0 or a multiple of limit ({limit}), not {offset}"
-        )));
-    }
-    Ok(Window {
-        offset,
-        limit: limit.min(MAX_LIMIT),
-        requested: true,
-    })
 }
 
 #[cfg(test)]
@@ -339,7 +267,7 @@ mod tests {
         assert_eq!(filter.namespace.as_deref(), Some("platform"), "filter wins");
         assert_eq!(filter.name.as_deref(), Some("team/a"));
         assert_eq!(filter.order, Some((Column::Name, Direction::Desc)));
-        assert_eq!(filter.window.limit, MAX_LIMIT);
+        assert_eq!(filter.window.limit, super::super::paging::MAX_LIMIT);
         assert_eq!(parse(&[]).unwrap(), RepoQuery::default());
     }
 
@@ -363,7 +291,7 @@ mod tests {
             &[("namespace", "Bad")],
         ] {
             let err = parse(query).unwrap_err();
-            assert_eq!(err.status, StatusCode::BAD_REQUEST, "{query:?}");
+            assert_eq!(err.status, axum::http::StatusCode::BAD_REQUEST, "{query:?}");
         }
     }
 

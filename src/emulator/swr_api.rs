@@ -2,12 +2,12 @@
 //! repository and tag lists, with SWR's paging (`limit`/`offset`, `Content-Range`); the
 //! repository list's parameters live in `repo_query`.
 
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
-use serde::Serialize;
 
 use super::auth::Caller;
 use super::errors::{Failure, SWR_FORBIDDEN};
+use super::paging::Window;
 use super::replication::JOB_FAILED;
 use super::repo_query::RepoQuery;
 use super::router::{RepoPath, SwrOp};
@@ -69,10 +69,17 @@ pub fn handle(call: &CloudCall<'_>, caller: &Caller, op: &SwrOp) -> Result<Respo
             json(StatusCode::OK, &failed)
         }
         SwrOp::ListSyncJobs(path) => {
-            let page = Page::from_filter(call.query("filter"))?;
-            page.answer(world.jobs_of(&source(path)?)?)
+            let (page, newest_first) = job_filter(call.query("filter"))?;
+            let mut jobs = world.jobs_of(&source(path)?)?;
+            if !newest_first {
+                jobs.reverse();
+            }
+            page.answer(jobs)
         }
-        SwrOp::ListTags(path) => Page::from_query(call)?.answer(world.tags(&source(path)?)?),
+        SwrOp::ListTags(path) => {
+            let page = Window::parse(call.query("limit"), call.query("offset"))?;
+            page.answer(world.tags(&source(path)?)?)
+        }
         SwrOp::ListRegions => {
             let regions: Vec<RegionInfo> = world
                 .regions
@@ -111,74 +118,33 @@ fn forbidden(detail: String) -> Failure {
     .with_code(SWR_FORBIDDEN)
 }
 
-/// One page of a list: `offset` first, at most `limit` items (all when absent).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-struct Page {
-    offset: usize,
-    limit: Option<usize>,
-}
-
-fn number(key: &str, value: &str) -> Result<usize, Failure> {
-    value
-        .parse()
-        .map_err(|_| Failure::bad_request(format!("{key} must be a non-negative integer")))
-}
-
-impl Page {
-    /// `?limit=N&offset=M`.
-    fn from_query(call: &CloudCall<'_>) -> Result<Self, Failure> {
-        Ok(Self {
-            offset: match call.query("offset") {
-                Some(v) => number("offset", v)?,
-                None => 0,
-            },
-            limit: call
-                .query("limit")
-                .map(|v| number("limit", v))
-                .transpose()?,
-        })
-    }
-
-    /// SWR's sync job filter `limit::N|offset::M`.
-    fn from_filter(filter: Option<&str>) -> Result<Self, Failure> {
-        let mut page = Self::default();
-        for part in filter
-            .unwrap_or_default()
-            .split('|')
-            .filter(|p| !p.is_empty())
-        {
-            match part.split_once("::") {
-                Some(("limit", v)) => page.limit = Some(number("limit", v)?),
-                Some(("offset", v)) => page.offset = number("offset", v)?,
-                _ => {
-                    return Err(Failure::bad_request(format!(
-                        "filter part {part:?} is not limit::N or offset::M"
-                    )))
-                }
+/// SWR's sync job filter `limit::N|offset::M[|order::desc|asc]` (`ShowSyncJobRequest`:
+/// limit and offset "are mandatory and should always be used together"; the order is by
+/// creation time). Returns the page and whether the newest job comes first. Without an order
+/// the pages do not say which comes first; the emulator lists oldest first, so a client that
+/// needs the newest must ask for them.
+fn job_filter(filter: Option<&str>) -> Result<(Window, bool), Failure> {
+    let (mut limit, mut offset, mut newest_first) = (None, None, false);
+    for part in filter.unwrap_or_default().split('|') {
+        match part.split_once("::") {
+            Some(("limit", v)) => limit = Some(v),
+            Some(("offset", v)) => offset = Some(v),
+            Some(("order", "desc")) => newest_first = true,
+            Some(("order", "asc")) => newest_first = false,
+            _ => {
+                return Err(Failure::bad_request(format!(
+                    "filter part {part:?} is not limit::N, offset::M or order::desc|asc"
+                )))
             }
         }
-        Ok(page)
     }
-
-    /// The page of `items` with `Content-Range: start-end/total` (`*/total` when empty).
-    fn answer<T: Serialize>(self, items: Vec<T>) -> Response {
-        let total = items.len();
-        let page: Vec<T> = items
-            .into_iter()
-            .skip(self.offset)
-            .take(self.limit.unwrap_or(usize::MAX))
-            .collect();
-        let range = match page.len() {
-            0 => format!("*/{total}"),
-            n => format!("{}-{}/{total}", self.offset, self.offset + n - 1),
-        };
-        let mut response = json(StatusCode::OK, &page);
-        response.headers_mut().insert(
-            header::CONTENT_RANGE,
-            HeaderValue::from_str(&range).expect("digits are a valid header value"),
-        );
-        response
+    if limit.is_none() || offset.is_none() {
+        return Err(Failure::bad_request(
+            "filter must be limit::{limit}|offset::{offset}[|order::{order}]: limit and offset \
+             are mandatory",
+        ));
     }
+    Ok((Window::parse(limit, offset)?, newest_first))
 }
 
 #[cfg(test)]
@@ -186,27 +152,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn filter_and_content_range() {
-        let page = Page::from_filter(Some("limit::2|offset::1")).unwrap();
-        assert_eq!(
-            page,
-            Page {
-                offset: 1,
-                limit: Some(2)
-            }
-        );
-        assert_eq!(Page::from_filter(None).unwrap(), Page::default());
-        assert!(Page::from_filter(Some("limit::x")).is_err());
-        assert!(Page::from_filter(Some("size::3")).is_err());
-        let range = |page: Page, n: usize| {
-            let response = page.answer((0..n).collect());
-            response.headers()[header::CONTENT_RANGE]
-                .to_str()
-                .unwrap()
-                .to_string()
-        };
-        assert_eq!(range(page, 5), "1-2/5");
-        assert_eq!(range(Page::default(), 3), "0-2/3");
-        assert_eq!(range(page, 1), "*/1");
+    fn the_job_filter_needs_limit_and_offset_and_takes_an_order() {
+        let (page, newest_first) = job_filter(Some("limit::2|offset::4")).unwrap();
+        assert_eq!((page.offset, page.limit, newest_first), (4, 2, false));
+        let (_, newest_first) = job_filter(Some("order::desc|offset::0|limit::5")).unwrap();
+        assert!(newest_first, "any order of parts");
+        let bad = [
+            None,
+            Some("limit::2"),
+            Some("limit::x|offset::0"),
+            Some("size::3"),
+            Some("limit::1|offset::0|order::up"),
+        ];
+        for filter in bad {
+            assert!(job_filter(filter).is_err(), "{filter:?}");
+        }
     }
 }

@@ -171,7 +171,11 @@ impl SwrClient {
         offset: usize,
     ) -> Result<Vec<SyncJob>, SwrError> {
         let request = Self::repo_request(ops::LIST_SYNC_JOBS, repo, Method::GET, "sync_job")
-            .query("filter", format!("limit::{limit}|offset::{offset}"));
+            // Newest first, asked for: without an order the pages leave it open.
+            .query(
+                "filter",
+                format!("limit::{limit}|offset::{offset}|order::desc"),
+            );
         self.fetch(&request)
             .await
             .map_err(|error| SwrError::ListSyncJobs {

@@ -7,6 +7,7 @@ pub mod fleet;
 pub mod metrics;
 pub mod operator;
 pub mod process;
+pub mod python;
 pub mod rbac;
 pub mod signed;
 pub mod vectors;
