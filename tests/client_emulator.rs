@@ -669,3 +669,38 @@ async fn the_rate_limit_holds_under_a_burst() {
     );
     assert_eq!(s.calls_of("swr.list_sync_tasks").await, 45);
 }
+
+#[tokio::test]
+async fn creates_the_gateway_throttled_are_retried_but_not_those_swr_refused() {
+    let s = Setup::new().await;
+    let swr = SwrClient::new(s.cloud(
+        s.transport(|c| {
+            c.retry = RetryPolicy {
+                max_retries: 8,
+                base: Duration::from_millis(200),
+                max_backoff: Duration::from_secs(1),
+            }
+        }),
+        aksk(SECRET_KEY),
+    ));
+    // The gateway throttled it: it never reached SWR, so even a create may go again.
+    s.faults(json!({"qps_limit": 1, "operations": ["swr.create_sync_task"]}))
+        .await;
+    for region in ["cn-east-3", "ap-southeast-1"] {
+        swr.create_sync_task(&nginx(), &dr(region)).await.unwrap();
+    }
+    let statuses = s.statuses_of("swr.create_sync_task").await;
+    assert!(
+        statuses.contains(&(429, statuses[1].1)) && statuses[0] == (200, 2),
+        "{statuses:?}"
+    );
+    // SWR itself failed it (a 5xx): it may have been acted on, so it is not repeated.
+    s.faults(json!({"error_rate": 1.0, "operations": ["swr.create_sync_task"]}))
+        .await;
+    let failed = swr.create_sync_task(&nginx(), &dr("cn-east-3")).await;
+    assert_eq!(failed.unwrap_err().class(), ErrorClass::Server);
+    assert_eq!(
+        s.statuses_of("swr.create_sync_task").await.last(),
+        Some(&(500, 1))
+    );
+}

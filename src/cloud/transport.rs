@@ -120,7 +120,8 @@ impl Transport {
         &self.config
     }
 
-    /// Sends `request`, retrying idempotent ones on retryable failures.
+    /// Sends `request`, retrying idempotent ones on retryable failures, and any request the
+    /// API gateway throttled: the gateway refused it before it reached the service.
     pub async fn send(
         &self,
         request: &CloudRequest,
@@ -133,7 +134,8 @@ impl Transport {
                 Ok(response) => return Ok(response),
                 Err(err) => err,
             };
-            let wait = (request.idempotent && err.class.is_retryable())
+            let never_reached = err.class == ErrorClass::Throttled && err.from_gateway();
+            let wait = ((request.idempotent || never_reached) && err.class.is_retryable())
                 .then(|| self.config.retry.backoff(attempt, err.retry_after))
                 .flatten();
             let Some(wait) = wait else { return Err(err) };

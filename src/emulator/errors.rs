@@ -34,6 +34,8 @@ pub const HSS_INSUFFICIENT_PERMISSIONS: &str = "HSS.0013";
 pub const APIGW_NO_SUCH_API: &str = "APIGW.0101";
 /// API gateway: AK/SK or token refused, or the access key locked (status 401).
 pub const APIGW_AUTH_REFUSED: &str = "APIGW.0301";
+/// API gateway: the IAM user may not call this API (status 403).
+pub const APIGW_NOT_AUTHORIZED: &str = "APIGW.0302";
 /// API gateway: the token has expired or belongs to another region (status 401).
 pub const APIGW_TOKEN_EXPIRED: &str = "APIGW.0307";
 /// API gateway: throttled (status 429).
@@ -166,6 +168,18 @@ impl Failure {
                 .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         response
+    }
+}
+
+/// The gateway's code for an error status it answers itself (`devg-apisign`
+/// `api-sign-errorcode`).
+pub fn gateway_code(status: StatusCode) -> Option<&'static str> {
+    match status.as_u16() {
+        401 => Some(APIGW_AUTH_REFUSED),
+        403 => Some(APIGW_NOT_AUTHORIZED),
+        404 => Some(APIGW_NO_SUCH_API),
+        429 => Some(APIGW_THROTTLED),
+        _ => None,
     }
 }
 

@@ -19,6 +19,9 @@ pub enum FaultsError {
     /// `error_status` is not a 4xx or 5xx status.
     #[error("error_status must be between 400 and 599")]
     Status,
+    /// `from_gateway` with a status the gateway does not answer.
+    #[error("from_gateway needs error_status 401, 403, 404 or 429")]
+    GatewayStatus,
     /// `min_ms` above `max_ms`, or a negative `qps_limit`.
     #[error("{0}")]
     Range(&'static str),
@@ -60,6 +63,10 @@ pub struct FaultSpec {
     /// Status of injected errors (default 500).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_status: Option<u16>,
+    /// Injected errors come from the API gateway, in its shape and with its code for the
+    /// status (401, 403, 404 or 429 only), instead of from the service.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub from_gateway: bool,
     /// Requests allowed per one-second window; more get 429.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub qps_limit: Option<f64>,
@@ -92,6 +99,9 @@ impl FaultSpec {
         if self.error_status.is_some_and(|s| !(400..=599).contains(&s)) {
             return Err(FaultsError::Status);
         }
+        if self.from_gateway && !matches!(self.error_status, Some(401 | 403 | 404 | 429)) {
+            return Err(FaultsError::GatewayStatus);
+        }
         if matches!(self.latency, Some(Latency::Range { min_ms, max_ms }) if min_ms > max_ms) {
             return Err(FaultsError::Range("latency min_ms must not exceed max_ms"));
         }
@@ -114,8 +124,8 @@ impl FaultSpec {
 pub enum Outcome {
     /// Handled normally.
     Pass,
-    /// Answered with this status.
-    Fail(u16),
+    /// Answered with this status, by the gateway when `true`.
+    Fail(u16, bool),
     /// Answered 429, with `Retry-After` seconds when set.
     Throttle(Option<u64>),
     /// Never answered.
@@ -210,7 +220,7 @@ impl Faults {
         let outcome = if hits(spec.hang) {
             Outcome::Hang
         } else if hits(spec.error_rate) {
-            Outcome::Fail(spec.error_status.unwrap_or(500))
+            Outcome::Fail(spec.error_status.unwrap_or(500), spec.from_gateway)
         } else {
             Outcome::Pass
         };
@@ -249,7 +259,7 @@ mod tests {
             "operations": ["swr.create_sync_task"], "latency": {"fixed_ms": 20}}));
         assert_eq!(f.plan("swr.list_sync_tasks").outcome, Outcome::Pass);
         let plan = f.plan("swr.create_sync_task");
-        assert_eq!(plan.outcome, Outcome::Fail(503));
+        assert_eq!(plan.outcome, Outcome::Fail(503, false));
         assert_eq!(plan.delay, Duration::from_millis(20));
         let f = faults(serde_json::json!({"hang": 1, "error_rate": 1}));
         assert_eq!(f.plan("unknown").outcome, Outcome::Hang);

@@ -18,7 +18,7 @@ use tokio::sync::watch;
 use super::auth::{authenticate, check_signature, header, Lockouts, Tokens};
 use super::calls::{Calls, STATUS_UNANSWERED};
 use super::config::EmulatorConfig;
-use super::errors::{auth_failure, Failure, APIGW_NO_SUCH_API, APIGW_THROTTLED};
+use super::errors::{auth_failure, gateway_code, Failure, APIGW_NO_SUCH_API, APIGW_THROTTLED};
 use super::faults::{Faults, Outcome};
 use super::router::{self, Operation, Route};
 use super::state::World;
@@ -166,9 +166,13 @@ async fn cloud(State(app): State<Arc<App>>, request: Request) -> Response {
                 "The throttling threshold has been reached: policy user over ratelimit (injected)",
             )
         }),
-        Outcome::Fail(status) => {
+        Outcome::Fail(status, from_gateway) => {
             let status = StatusCode::from_u16(status).expect("fault specs hold 4xx/5xx statuses");
-            render(Failure::new(status, "injected fault"))
+            let code = gateway_code(status).filter(|_| from_gateway);
+            render(match code {
+                Some(code) => Failure::gateway(status, code, "injected fault"),
+                None => Failure::new(status, "injected fault"),
+            })
         }
         Outcome::Pass => match to_bytes(body, MAX_BODY).await {
             Ok(bytes) => handle(&app, &route, &parts, &bytes).unwrap_or_else(render),
