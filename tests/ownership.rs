@@ -1,17 +1,24 @@
 //! Task ownership at its edges, on a real kube-apiserver (with kube-controller-manager, for
 //! namespace deletion) and the emulator: overlapping rules deleted together, namespaces and
-//! Secrets deleted with their rules, freed tasks taken over at once, rules that cannot act,
-//! tasks made outside the operator, a failing regions lookup.
+//! Secrets deleted with their rules, freed tasks taken over at once (also from a rule with
+//! other credentials), rules that cannot act, tasks made outside the operator, a failing
+//! regions lookup.
 
 mod support;
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use futures::StreamExt;
 use k8s_openapi::api::core::v1::{Event, Namespace, Secret};
 use kube::api::{Api, DeleteParams, ListParams};
+use kube::runtime::{watcher, WatchStreamExt};
 use serde_json::{json, Value};
 use support::cluster;
-use support::operator::{ready_reason, spec, Env, BOTH_DR, EAST_DR};
+use support::operator::{in_sync_now, ready_reason, spec, Env, BOTH_DR, EAST_DR};
+use swr_sync_operator::api::spec::RECONCILE_REQUESTED_AT;
+use swr_sync_operator::api::status::{Ownership, TaskState, TaskStatus};
 use swr_sync_operator::api::ImageSyncRule;
 use swr_sync_operator::swr::model::CreateSyncTask;
 use swr_sync_operator::swr::{SourceRepo, SwrApi};
@@ -471,4 +478,122 @@ async fn a_secret_being_deleted_stays_while_live_rules_use_it_across_a_restart()
         secrets.get_opt("swr-credentials").await.unwrap().is_none()
     })
     .await;
+}
+
+/// A rule's line for the cn-east-3 task.
+fn east_line(rule: &ImageSyncRule) -> Option<TaskStatus> {
+    let tasks = &rule.status.as_ref()?.tasks;
+    tasks
+        .iter()
+        .find(|t| t.target_region == "cn-east-3")
+        .cloned()
+}
+
+#[tokio::test]
+async fn a_task_handed_over_from_another_account_stays_owned_when_the_takers_listing_is_older() {
+    // Listings are shared per account (namespace and Secret), here for ten minutes: a's
+    // listing of the repository predates the task that b, with other credentials, makes.
+    let mut env = Env::without_operator("own-stale").await;
+    env.reconciler.swr_list_ttl = Duration::from_secs(600);
+    env.create_secret("swr-credentials").await;
+    env.create_secret("other-credentials").await;
+    env.start_operator();
+    let west = [("ap-southeast-1", "platform-dr")];
+    env.apply("a", spec(&["nginx"], &west)).await.unwrap();
+    env.wait_ready("a", "1/1 tasks in sync").await;
+    let mut other = spec(&["nginx"], EAST_DR);
+    other["credentialsSecretRef"]["name"] = json!("other-credentials");
+    env.apply("b", other).await.unwrap();
+    env.wait_ready("b", "1/1 tasks in sync").await;
+    // a wants b's task too: b holds it.
+    env.apply("a", spec(&["nginx"], BOTH_DR)).await.unwrap();
+    env.wait_for("a", "a in Conflict", |r| reason_is(r, "False/Conflict"))
+        .await;
+    let before = task_ids(&env).await;
+    assert_eq!(before.len(), 2);
+
+    // Every status a gets from now on: none may call the task made outside.
+    let external = Arc::new(AtomicBool::new(false));
+    let follow = {
+        let external = external.clone();
+        let config = watcher::Config::default().fields("metadata.name=a");
+        let versions = watcher(env.rules(), config).applied_objects();
+        tokio::spawn(async move {
+            futures::pin_mut!(versions);
+            while let Some(event) = versions.next().await {
+                let line = event.ok().as_ref().and_then(east_line);
+                if line.is_some_and(|t| t.state == TaskState::External) {
+                    external.store(true, Ordering::SeqCst);
+                }
+            }
+        })
+    };
+
+    // b goes and releases its task to a. Creates answer slowly (within the timeout), and b
+    // looks again while a takes the task (as its hand-over poll or any wake-up may make it).
+    env.admin_send(
+        reqwest::Method::PUT,
+        "faults",
+        json!({"latency": 1500, "operations": ["swr.create_sync_task"]}),
+    )
+    .await;
+    env.delete("b").await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let a = env.rules().get("a").await.unwrap();
+        let taking =
+            east_line(&a).is_some_and(|t| t.state == TaskState::Pending || t.ownership.is_some());
+        if taking {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "a never took the task: {:?}",
+            a.status
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let poke = json!({"metadata": {"annotations": {RECONCILE_REQUESTED_AT: "poke"}}});
+    match env
+        .rules()
+        .patch("b", &Default::default(), &kube::api::Patch::Merge(&poke))
+        .await
+    {
+        Ok(_) => {}
+        Err(kube::Error::Api(e)) if e.code == 404 => {}
+        Err(e) => panic!("annotating b: {e}"),
+    }
+    env.wait_for("b", "b gone", |r| r.is_none()).await;
+    env.admin_send(reqwest::Method::DELETE, "faults", json!({}))
+        .await;
+
+    // a owns the task it was handed, the same one: not mistaken for one made outside.
+    let a = env
+        .wait_for("a", "a in sync with no task pending", |r| {
+            r.is_some_and(|r| {
+                in_sync_now(r) && east_line(r).is_some_and(|t| t.state != TaskState::Pending)
+            })
+        })
+        .await
+        .unwrap();
+    follow.abort();
+    let line = east_line(&a).unwrap();
+    assert_eq!(
+        (line.state, line.ownership),
+        (TaskState::InSync, Some(Ownership::HandedOver)),
+        "{:?}",
+        a.status
+    );
+    assert!(
+        !external.load(Ordering::SeqCst),
+        "a called the task it was handed made outside"
+    );
+    assert_eq!(
+        task_ids(&env).await,
+        before,
+        "the same tasks, none made again"
+    );
+    env.delete("a").await;
+    env.wait_for("a", "a gone", |r| r.is_none()).await;
+    assert_eq!(task_ids(&env).await, vec![], "nothing leaked");
 }

@@ -37,6 +37,10 @@ struct Args {
     /// Campaign seed; schedule i uses a seed derived from it.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Index of the first schedule to run: `--first 6 --schedules 1` runs schedule 6 of the
+    /// campaign alone (the same faults as in the whole campaign), to replay a violation.
+    #[arg(long, default_value_t = 0)]
+    first: usize,
     /// Where to write the JSON report (also printed).
     #[arg(long)]
     json: Option<PathBuf>,
@@ -77,7 +81,7 @@ async fn main() {
         args.schedules = if args.fleet == Fleets::Both { 2 } else { 1 };
     }
     let mut outcomes = Vec::new();
-    for index in 0..args.schedules {
+    for index in args.first..args.first + args.schedules {
         let (shape, tour) = args.fleet.of(index);
         let sizes = match shape {
             Shape::Disjoint => Sizes {

@@ -51,7 +51,16 @@ pub async fn assess<R: Borrow<ImageSyncRule>>(
         _ => None,
     });
     let givers: BTreeSet<RuleName> = givers.collect();
-    let observation = observe_step(swr, &keys, listings).await?;
+    let mut observation = observe_step(swr, &keys, listings).await?;
+    // A task handed over is taken as it is. The shared listing is this account's: a task a
+    // rule of another account (tenant) made after it was fetched is not in it, and creating
+    // the task again would be refused as made outside, leaving it with no owner.
+    let unseen = claims.iter().any(|(key, claim)| {
+        matches!(claim, Claim::HandedOver(_)) && !observation.tasks.contains_key(key)
+    });
+    if unseen {
+        observation = observe_step(swr, &keys, &listings.afresh()).await?;
+    }
     let input = PlanInput {
         desired,
         observed: observation.tasks.clone(),

@@ -2,8 +2,9 @@
 //! different targets); SWR lists a repository's tasks in one call, so a listing is kept
 //! for a short time (`--swr-list-ttl`) and serves every rule of the same account that
 //! needs it, with this process's own creates and deletes written into it. Cloud calls
-//! then grow with repositories, not with rules; changes made outside the operator are
-//! seen at most one TTL later than without the cache.
+//! then grow with repositories, not with rules; changes made outside the operator, and by
+//! rules of other accounts, are seen at most one TTL later than without the cache (a pass
+//! taking over a task its listing lacks lists afresh: `assess::assess`).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -59,6 +60,15 @@ pub struct Listings<'a> {
 }
 
 impl Listings<'_> {
+    /// The same account's view, fetching every listing anew (and sharing what it fetched).
+    pub fn afresh(&self) -> Listings<'_> {
+        Listings {
+            cache: self.cache,
+            account: self.account.clone(),
+            refresh: true,
+        }
+    }
+
     fn key(&self, repo: &SourceRepo) -> (String, SourceRepo) {
         (self.account.clone(), repo.clone())
     }
