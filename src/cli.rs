@@ -157,6 +157,15 @@ pub struct CloudArgs {
     /// IAM endpoint template.
     #[arg(long, env = "SWR_SYNC_IAM_ENDPOINT", default_value = endpoint::DEFAULT_IAM)]
     pub iam_endpoint: String,
+    /// One region's endpoint of one service, before the templates, as
+    /// `service:region=url` (e.g. `swr:cn-north-4=https://swr.private.example`); repeatable,
+    /// comma-separated in the environment. For private or dedicated clouds.
+    #[arg(
+        long = "endpoint-override",
+        env = "SWR_SYNC_ENDPOINT_OVERRIDES",
+        value_delimiter = ','
+    )]
+    pub endpoint_overrides: Vec<String>,
     /// Sustained cloud API calls per second, for the whole process.
     #[arg(long, env = "SWR_SYNC_SWR_QPS", default_value_t = 10.0)]
     pub swr_qps: f64,
@@ -175,12 +184,17 @@ impl CloudArgs {
     /// The transport these flags describe.
     pub fn transport(&self) -> anyhow::Result<Transport> {
         anyhow::ensure!(self.swr_qps > 0.0, "--swr-qps must be positive");
+        let mut endpoints = Endpoints {
+            swr: EndpointTemplate::parse(&self.swr_endpoint)?,
+            hss: EndpointTemplate::parse(&self.hss_endpoint)?,
+            iam: EndpointTemplate::parse(&self.iam_endpoint)?,
+            overrides: Default::default(),
+        };
+        for spec in &self.endpoint_overrides {
+            endpoints.add_override(spec)?;
+        }
         let config = TransportConfig {
-            endpoints: Endpoints {
-                swr: EndpointTemplate::parse(&self.swr_endpoint)?,
-                hss: EndpointTemplate::parse(&self.hss_endpoint)?,
-                iam: EndpointTemplate::parse(&self.iam_endpoint)?,
-            },
+            endpoints,
             timeout: self.swr_timeout,
             qps: self.swr_qps,
             burst: self.swr_burst,

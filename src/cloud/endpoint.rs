@@ -1,8 +1,13 @@
 //! Endpoint templates: `https://swr-api.{region}.myhuaweicloud.com`, or a local emulator's
-//! `http://127.0.0.1:8787/{region}`. A path in the template is kept and signed.
+//! `http://127.0.0.1:8787/{region}`. A path in the template is kept and signed. Regions whose
+//! hosts are elsewhere (the SDKs' region lists) and per-region overrides (private or
+//! dedicated clouds) take precedence over the template.
+
+use std::collections::BTreeMap;
 
 use url::Url;
 
+use super::request::Service;
 use crate::swr::names::{self, NameError, NameKind};
 
 /// Where the region goes in a template.
@@ -13,6 +18,15 @@ pub const DEFAULT_SWR: &str = "https://swr-api.{region}.myhuaweicloud.com";
 pub const DEFAULT_HSS: &str = "https://hss.{region}.myhuaweicloud.com";
 /// Default IAM endpoint.
 pub const DEFAULT_IAM: &str = "https://iam.{region}.myhuaweicloud.com";
+
+/// The public cloud's domain, which the default templates use.
+const PUBLIC_DOMAIN: &str = ".myhuaweicloud.com";
+
+/// Regions whose hosts are not under [`PUBLIC_DOMAIN`], with their domain, as the official
+/// SDKs list them (Python `huaweicloudsdkswr/v2/region/swr_region.py`, Go
+/// `services/{swr,hss,iam}/*/region/region.go`: `swr-api.eu-west-101.myhuaweicloud.eu`,
+/// `hss.eu-west-101.myhuaweicloud.eu`, `iam.eu-west-101.myhuaweicloud.eu`).
+const REGION_DOMAINS: &[(&str, &str)] = &[("eu-west-101", ".myhuaweicloud.eu")];
 
 /// Why a template or the URL made from it is unusable.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -28,6 +42,9 @@ pub enum EndpointError {
     /// The region is not a valid region id (it would end up in a host name).
     #[error(transparent)]
     Region(#[from] NameError),
+    /// An override is not `service:region=url`.
+    #[error("endpoint override {0:?} is not service:region=url (service swr, hss or iam)")]
+    ParseOverride(String),
 }
 
 /// A URL template with an optional `{region}` placeholder.
@@ -57,14 +74,22 @@ impl EndpointTemplate {
         &self.0
     }
 
-    /// The base URL for `region`, without a trailing slash.
+    /// The base URL for `region`, without a trailing slash. A template on the public
+    /// cloud's domain goes to the region's own domain where the SDKs list one.
     pub fn base_for(&self, region: &str) -> Result<String, EndpointError> {
         names::validate(NameKind::Region, region)?;
-        Ok(self.0.replace(REGION_PLACEHOLDER, region))
+        let base = self.0.replace(REGION_PLACEHOLDER, region);
+        let elsewhere = REGION_DOMAINS.iter().find(|(r, _)| *r == region);
+        Ok(match elsewhere {
+            Some((_, domain)) if self.0.contains(PUBLIC_DOMAIN) => {
+                base.replacen(PUBLIC_DOMAIN, domain, 1)
+            }
+            _ => base,
+        })
     }
 }
 
-/// The three services' templates.
+/// The three services' templates, and the regions whose endpoints are set one by one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Endpoints {
     /// SWR.
@@ -73,6 +98,8 @@ pub struct Endpoints {
     pub hss: EndpointTemplate,
     /// IAM.
     pub iam: EndpointTemplate,
+    /// Base URLs by service label and region, before the templates.
+    pub overrides: BTreeMap<(&'static str, String), EndpointTemplate>,
 }
 
 impl Default for Endpoints {
@@ -82,6 +109,7 @@ impl Default for Endpoints {
             swr: parse(DEFAULT_SWR),
             hss: parse(DEFAULT_HSS),
             iam: parse(DEFAULT_IAM),
+            overrides: BTreeMap::new(),
         }
     }
 }
@@ -94,7 +122,38 @@ impl Endpoints {
             swr: t.clone(),
             hss: t.clone(),
             iam: t,
+            overrides: BTreeMap::new(),
         })
+    }
+
+    /// Adds an override `service:region=url` (`swr:eu-west-0=https://swr.example.internal`).
+    pub fn add_override(&mut self, spec: &str) -> Result<(), EndpointError> {
+        let bad = || EndpointError::ParseOverride(spec.to_string());
+        let (key, url) = spec.split_once('=').ok_or_else(bad)?;
+        let (service, region) = key.trim().split_once(':').ok_or_else(bad)?;
+        let service = [Service::Swr, Service::Hss, Service::Iam]
+            .into_iter()
+            .find(|s| s.label() == service)
+            .ok_or_else(bad)?;
+        names::validate(NameKind::Region, region)?;
+        let url = EndpointTemplate::parse(url.trim())?;
+        self.overrides
+            .insert((service.label(), region.to_string()), url);
+        Ok(())
+    }
+
+    /// The base URL of `service` in `region`: its override, else the template's.
+    pub fn base_for(&self, service: Service, region: &str) -> Result<String, EndpointError> {
+        if let Some(url) = self.overrides.get(&(service.label(), region.to_string())) {
+            names::validate(NameKind::Region, region)?;
+            return Ok(url.as_str().replace(REGION_PLACEHOLDER, region));
+        }
+        let template = match service {
+            Service::Swr => &self.swr,
+            Service::Hss => &self.hss,
+            Service::Iam => &self.iam,
+        };
+        template.base_for(region)
     }
 }
 
@@ -114,6 +173,44 @@ mod tests {
             local.base_for("cn-east-3").unwrap(),
             "http://127.0.0.1:8787/cn-east-3"
         );
+    }
+
+    #[test]
+    fn regions_the_sdks_host_elsewhere_and_overrides() {
+        let mut e = Endpoints::default();
+        assert_eq!(
+            e.base_for(Service::Swr, "eu-west-101").unwrap(),
+            "https://swr-api.eu-west-101.myhuaweicloud.eu"
+        );
+        assert_eq!(
+            e.base_for(Service::Iam, "eu-west-101").unwrap(),
+            "https://iam.eu-west-101.myhuaweicloud.eu"
+        );
+        e.add_override("hss:cn-east-3=https://hss.private.example/")
+            .unwrap();
+        assert_eq!(
+            e.base_for(Service::Hss, "cn-east-3").unwrap(),
+            "https://hss.private.example"
+        );
+        assert_eq!(
+            e.base_for(Service::Swr, "cn-east-3").unwrap(),
+            "https://swr-api.cn-east-3.myhuaweicloud.com",
+            "another service of the region keeps its template"
+        );
+        let local = Endpoints::single("http://127.0.0.1:1/{region}").unwrap();
+        assert_eq!(
+            local.base_for(Service::Swr, "eu-west-101").unwrap(),
+            "http://127.0.0.1:1/eu-west-101",
+            "only the public cloud's domain is swapped"
+        );
+        for bad in [
+            "swr=https://x",
+            "ecs:cn-north-4=https://x",
+            "swr:Bad=https://x",
+            "swr:cn-north-4=ftp://x",
+        ] {
+            assert!(e.add_override(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

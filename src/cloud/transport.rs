@@ -11,7 +11,7 @@ use rand::Rng;
 use super::endpoint::Endpoints;
 use super::error::{ApiError, ErrorClass};
 use super::ratelimit::RateLimiter;
-use super::request::{CloudRequest, CloudResponse, RequestAuth, Service};
+use super::request::{CloudRequest, CloudResponse, RequestAuth};
 use crate::auth::signer::{self, Authorization, SignInput, DATE_FORMAT, DATE_HEADER};
 use crate::metrics::Metrics;
 
@@ -151,14 +151,9 @@ impl Transport {
         auth: &RequestAuth,
     ) -> Result<CloudResponse, ApiError> {
         let op = request.operation;
-        let template = match request.service {
-            Service::Swr => &self.config.endpoints.swr,
-            Service::Hss => &self.config.endpoints.hss,
-            Service::Iam => &self.config.endpoints.iam,
-        };
         let invalid = |msg: String| ApiError::without_response(op, ErrorClass::InvalidRequest, msg);
-        let base = template
-            .base_for(&request.region)
+        let base = (self.config.endpoints)
+            .base_for(request.service, &request.region)
             .map_err(|e| invalid(e.to_string()))?;
         let query = signer::canonical_query(&request.query);
         let full = if query.is_empty() {
