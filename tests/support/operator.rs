@@ -50,6 +50,9 @@ pub struct Env {
     /// Watch every namespace (rules of this test only: they carry its label) instead of
     /// this one alone.
     pub all_namespaces: bool,
+    /// `service:region=url` endpoints of the next `start_operator`, before the emulator's
+    /// template.
+    pub endpoint_overrides: Vec<String>,
     operator: Option<(oneshot::Sender<()>, JoinHandle<()>)>,
 }
 
@@ -86,6 +89,7 @@ impl Env {
             metrics: Arc::default(),
             health: Arc::default(),
             all_namespaces: false,
+            endpoint_overrides: Vec::new(),
             operator: None,
         }
     }
@@ -93,8 +97,12 @@ impl Env {
     /// Starts the controller for this namespace.
     pub fn start_operator(&mut self) {
         assert!(self.operator.is_none(), "operator already running");
+        let mut endpoints = Endpoints::single(&self.emulator.endpoint_template()).unwrap();
+        for spec in &self.endpoint_overrides {
+            endpoints.add_override(spec).unwrap();
+        }
         let transport = Transport::new(TransportConfig {
-            endpoints: Endpoints::single(&self.emulator.endpoint_template()).unwrap(),
+            endpoints,
             timeout: Duration::from_secs(2),
             qps: self.qps,
             burst: 5,
