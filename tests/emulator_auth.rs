@@ -165,6 +165,56 @@ async fn revoked_tokens_are_refused_until_the_next_login() {
     );
 }
 
+/// `DELETE /v3/auth/tokens` with the caller's token and the one to revoke.
+async fn revoke(base: &str, caller: &str, subject: &str) -> (StatusCode, Value) {
+    let answer = reqwest::Client::new()
+        .delete(format!("{base}/v3/auth/tokens"))
+        .header("X-Auth-Token", caller)
+        .header("X-Subject-Token", subject)
+        .send()
+        .await
+        .unwrap();
+    let status = answer.status();
+    let text = answer.text().await.unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn tokens_revoked_through_the_iam_api_are_refused_by_the_gateway() {
+    let (_emulator, swr) = start(EmulatorConfig::embedded_default()).await;
+    let north = json!({"name": "cn-north-4"});
+    let (_, first, _) = token(&swr.base, "", &login("s3cret!", north.clone())).await;
+    let (_, second, _) = token(&swr.base, "", &login("s3cret!", north)).await;
+    let (first, second) = (first.unwrap(), second.unwrap());
+    assert_eq!(
+        revoke(&swr.base, &second, &first).await.0,
+        StatusCode::NO_CONTENT
+    );
+    let (status, body) = with_token(&swr.base, REGIONS, &first).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(body["error_code"], "APIGW.0301", "{body}");
+    assert_eq!(
+        with_token(&swr.base, REGIONS, &second).await.0,
+        StatusCode::OK
+    );
+    // Gone is gone; a token that never was is not found.
+    let (status, body) = revoke(&swr.base, &second, &first).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(body["error"]["code"], 404, "IAM's own shape: {body}");
+    // Another user's token is not the caller's to revoke (an AK/SK caller is not the user).
+    let (status, _) = read(
+        swr.send(
+            Method::DELETE,
+            "/v3/auth/tokens",
+            &[("X-Subject-Token", second.as_str())],
+            b"",
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+}
+
 #[tokio::test]
 async fn bad_logins_get_iam_errors() {
     let (_emulator, swr) = start(EmulatorConfig::embedded_default()).await;

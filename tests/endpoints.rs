@@ -55,5 +55,9 @@ async fn each_region_goes_to_its_own_host() {
         hss_regions(&env.emulator.base_url()).await.is_empty(),
         "the template's host got no HSS call"
     );
-    assert_eq!(env.tasks().await.len(), 1, "SWR through the other host name");
+    assert_eq!(
+        env.tasks().await.len(),
+        1,
+        "SWR through the other host name"
+    );
 }

@@ -118,8 +118,14 @@ impl Tokens {
         valid
     }
 
-    fn find(&self, value: &str) -> Option<IssuedToken> {
+    /// The token issued as `value`, if it still stands.
+    pub fn find(&self, value: &str) -> Option<IssuedToken> {
         self.0.lock().expect("tokens lock").get(value).cloned()
+    }
+
+    /// Invalidates the token issued as `value`.
+    pub fn revoke(&self, value: &str) {
+        self.0.lock().expect("tokens lock").remove(value);
     }
 }
 

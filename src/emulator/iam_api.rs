@@ -2,7 +2,7 @@
 //! and project lookup by region name (`GET /v3/projects?name=`).
 
 use axum::http::{HeaderValue, StatusCode};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{json as value, Value};
@@ -62,6 +62,32 @@ struct ProjectRef {
     id: Option<String>,
     #[serde(default)]
     name: Option<String>,
+}
+
+/// `DELETE /v3/auth/tokens`: invalidates the token in `X-Subject-Token`, "no matter whether
+/// the token has expired or not" (IAM API `iam_02_0063`): 204. A caller may delete its own
+/// user's tokens (deleting another user's needs the Security Administrator role, which the
+/// emulator does not model: 403); an unknown token is 404.
+pub fn revoke_token(call: &CloudCall<'_>, caller: &Caller) -> Result<Response, Failure> {
+    let subject = call
+        .header(SUBJECT_TOKEN_HEADER)
+        .ok_or_else(|| Failure::bad_request("X-Subject-Token is required."))?;
+    let token = call.app.tokens.find(subject).ok_or_else(|| {
+        Failure::new(
+            StatusCode::NOT_FOUND,
+            "The requested resource could not be found.",
+        )
+    })?;
+    let own = token.actor.domain_name == caller.actor.domain_name
+        && token.actor.operator_name == caller.actor.operator_name;
+    if !own {
+        return Err(Failure::new(
+            StatusCode::FORBIDDEN,
+            "You are not authorized to perform the requested action.",
+        ));
+    }
+    call.app.tokens.revoke(subject);
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 fn wrong_login() -> Failure {

@@ -64,6 +64,8 @@ pub enum Operation {
     },
     /// `POST /v3/auth/tokens`.
     CreateToken,
+    /// `DELETE /v3/auth/tokens`.
+    RevokeToken,
     /// `GET /v3/projects`.
     ListProjects,
     /// Anything else.
@@ -72,9 +74,11 @@ pub enum Operation {
 
 /// Name of requests that match no operation.
 pub const UNKNOWN: &str = "unknown";
+/// Name of `DELETE /v3/auth/tokens` (the operator never calls it; users and tests do).
+pub const OP_REVOKE_TOKEN: &str = "iam.revoke_token";
 
 /// Every operation name (the client's names), for checking fault filters.
-pub const OPERATION_NAMES: [&str; 13] = [
+pub const OPERATION_NAMES: [&str; 14] = [
     ops::LIST_SYNC_TASKS,
     ops::CREATE_SYNC_TASK,
     ops::DELETE_SYNC_TASK,
@@ -87,6 +91,7 @@ pub const OPERATION_NAMES: [&str; 13] = [
     OP_IMAGE_SYNCHRONIZE,
     OP_CREATE_TOKEN,
     OP_LIST_PROJECTS,
+    OP_REVOKE_TOKEN,
     UNKNOWN,
 ];
 
@@ -127,6 +132,7 @@ impl Operation {
             Self::Swr(op) => op.name(),
             Self::ImageSynchronize { .. } => OP_IMAGE_SYNCHRONIZE,
             Self::CreateToken => OP_CREATE_TOKEN,
+            Self::RevokeToken => OP_REVOKE_TOKEN,
             Self::ListProjects => OP_LIST_PROJECTS,
             Self::Unknown => UNKNOWN,
         }
@@ -136,7 +142,7 @@ impl Operation {
     pub fn service(&self) -> Service {
         match self {
             Self::ImageSynchronize { .. } => Service::Hss,
-            Self::CreateToken | Self::ListProjects => Service::Iam,
+            Self::CreateToken | Self::RevokeToken | Self::ListProjects => Service::Iam,
             Self::Swr(_) | Self::Unknown => Service::Swr,
         }
     }
@@ -191,6 +197,7 @@ fn operation(method: &str, segments: &[&str]) -> Operation {
             project_id: decode(project),
         },
         ("POST", ["v3", "auth", "tokens"]) => Operation::CreateToken,
+        ("DELETE", ["v3", "auth", "tokens"]) => Operation::RevokeToken,
         ("GET", ["v3", "projects"]) => Operation::ListProjects,
         _ => swr_operation(method, segments).map_or(Operation::Unknown, Operation::Swr),
     }

@@ -252,6 +252,7 @@ fn handle(
             hss_api::synchronize(&call, caller, project_id)
         }
         (Operation::ListProjects, Some(caller)) => iam_api::list_projects(&call, caller),
+        (Operation::RevokeToken, Some(caller)) => iam_api::revoke_token(&call, caller),
         _ => Err(no_such_api(parts)),
     }
 }
