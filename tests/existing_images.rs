@@ -146,3 +146,44 @@ async fn tags_swr_refuses_at_once_are_reported_without_waiting_for_jobs() {
     assert_eq!(copy.tags, ["1.25"], "only the accepted tag is followed");
     env.wait_ready("web", "1/1 tasks in sync").await;
 }
+
+#[tokio::test]
+async fn copies_that_take_time_are_followed_through_waiting_and_running() {
+    let mut config = swr_sync_operator::emulator::EmulatorConfig::embedded_default();
+    config.sync_jobs.waiting = std::time::Duration::from_secs(2);
+    config.sync_jobs.running = std::time::Duration::from_secs(3);
+    let mut env = Env::with_emulator_config("copies-slow", config).await;
+    env.create_secret("swr-credentials").await;
+    env.start_operator();
+    env.apply("web", copying(&["nginx"])).await.unwrap();
+    // While SWR copies, the status says so.
+    env.wait_for("web", "a copy in progress", |r| {
+        r.and_then(|r| r.status.as_ref()).is_some_and(|s| {
+            s.existing_images
+                .iter()
+                .any(|c| c.state == CopyState::Copying && c.pending == 2)
+        })
+    })
+    .await;
+    let copies = finished_copies(&env, "web").await;
+    assert_eq!(copies[0].state, CopyState::Done, "{copies:?}");
+    assert_eq!((copies[0].succeeded, copies[0].pending), (2, 0));
+    assert_eq!(target_tags(&env, "nginx").await, ["1.25", "latest"]);
+}
+
+#[tokio::test]
+async fn copies_that_time_out_are_reported_with_their_tags() {
+    let env = Env::start("copies-timeout").await;
+    env.admin_send(
+        reqwest::Method::PUT,
+        "faults",
+        json!({"job_failure_rate": 1.0, "job_failure_status": "timeout"}),
+    )
+    .await;
+    env.apply("web", copying(&["nginx"])).await.unwrap();
+    let copies = finished_copies(&env, "web").await;
+    assert_eq!(copies[0].state, CopyState::Failed, "{copies:?}");
+    assert_eq!((copies[0].succeeded, copies[0].failed), (0, 2));
+    assert_eq!(copies[0].message.as_deref(), Some("failed: 1.25; latest"));
+    assert!(target_tags(&env, "nginx").await.is_empty());
+}

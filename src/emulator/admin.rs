@@ -119,7 +119,10 @@ async fn push(State(app): AppState, body: Bytes) -> Result<Response, AdminError>
             hex::encode(rand::thread_rng().gen::<[u8; 32]>())
         )
     });
-    let jobs = app.world().push(&repo, &push.tag, &digest)?;
+    let faults = &app.faults;
+    let jobs = app
+        .world()
+        .push(&repo, &push.tag, &digest, &mut || faults.job_ending())?;
     Ok(json(
         StatusCode::OK,
         &json!({"digest": digest, "jobs": jobs}),

@@ -7,6 +7,7 @@ use serde::{Deserialize, Deserializer};
 use sha2::{Digest, Sha256};
 
 use super::errors::SwrErrorFormat;
+use super::jobs::JobTiming;
 use super::router::OPERATION_NAMES;
 use crate::auth::SecretString;
 use crate::swr::names::{self, NameError, NameKind};
@@ -50,6 +51,9 @@ pub struct EmulatorConfig {
     /// How SWR writes error bodies: the current object form or older regions' array.
     #[serde(default)]
     pub swr_error_format: SwrErrorFormat,
+    /// How long sync jobs wait and run (default: copies end at once).
+    #[serde(default)]
+    pub sync_jobs: JobTiming,
     /// Consecutive failed signatures after which the gateway locks an access key (0: never).
     #[serde(default = "default_lockout_failures")]
     pub key_lockout_failures: u32,
@@ -185,7 +189,7 @@ fn default_clock_skew() -> Duration {
     Duration::from_secs(15 * 60)
 }
 
-fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+pub(super) fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
     parse_duration(&String::deserialize(d)?).map_err(serde::de::Error::custom)
 }
 

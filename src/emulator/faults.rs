@@ -8,6 +8,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 
+use super::jobs::{JOB_CANCEL, JOB_FAILED, JOB_TIMEOUT};
 use super::router::OPERATION_NAMES;
 
 /// Why a fault specification is refused.
@@ -19,6 +20,9 @@ pub enum FaultsError {
     /// `error_status` is not a 4xx or 5xx status.
     #[error("error_status must be between 400 and 599")]
     Status,
+    /// `job_failure_status` is not an end a copy can have.
+    #[error("job_failure_status must be failed, timeout or cancel")]
+    JobStatus,
     /// `from_gateway` with a status the gateway does not answer.
     #[error("from_gateway needs error_status 401, 403, 404 or 429")]
     GatewayStatus,
@@ -74,6 +78,13 @@ pub struct FaultSpec {
     /// sends none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_after_seconds: Option<u64>,
+    /// Share of copies (manual syncs and auto-sync runs) that end with
+    /// `job_failure_status` instead of copying.
+    #[serde(default)]
+    pub job_failure_rate: f64,
+    /// How those copies end: `failed`, `timeout` (default) or `cancel`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job_failure_status: Option<String>,
     /// Share of requests that are never answered.
     #[serde(default)]
     pub hang: f64,
@@ -91,7 +102,12 @@ pub struct FaultSpec {
 
 impl FaultSpec {
     fn check(&self) -> Result<(), FaultsError> {
-        for (name, rate) in [("error_rate", self.error_rate), ("hang", self.hang)] {
+        let rates = [
+            ("error_rate", self.error_rate),
+            ("hang", self.hang),
+            ("job_failure_rate", self.job_failure_rate),
+        ];
+        for (name, rate) in rates {
             if !(0.0..=1.0).contains(&rate) {
                 return Err(FaultsError::Rate(name));
             }
@@ -101,6 +117,13 @@ impl FaultSpec {
         }
         if self.from_gateway && !matches!(self.error_status, Some(401 | 403 | 404 | 429)) {
             return Err(FaultsError::GatewayStatus);
+        }
+        if self
+            .job_failure_status
+            .as_deref()
+            .is_some_and(|s| job_ending(s).is_none())
+        {
+            return Err(FaultsError::JobStatus);
         }
         if matches!(self.latency, Some(Latency::Range { min_ms, max_ms }) if min_ms > max_ms) {
             return Err(FaultsError::Range("latency min_ms must not exceed max_ms"));
@@ -197,6 +220,16 @@ impl Faults {
         self.0.lock().expect("faults lock").spec.clone()
     }
 
+    /// How the next copy ends by a fault, if one hits it.
+    pub fn job_ending(&self) -> Option<&'static str> {
+        let mut active = self.0.lock().expect("faults lock");
+        let rate = active.spec.job_failure_rate;
+        let status = active.spec.job_failure_status.clone();
+        let hit = active.rng.gen::<f64>() < rate;
+        hit.then(|| job_ending(status.as_deref().unwrap_or(JOB_TIMEOUT)))
+            .flatten()
+    }
+
     /// Decides the fate of one request of `operation`: throttling first (a throttled request
     /// is answered at once), then hang, then error, and the latency for what remains.
     pub fn plan(&self, operation: &str) -> Plan {
@@ -234,6 +267,13 @@ impl Faults {
             delay: Duration::from_millis(delay),
         }
     }
+}
+
+/// The job status a fault may end a copy with.
+fn job_ending(status: &str) -> Option<&'static str> {
+    [JOB_FAILED, JOB_TIMEOUT, JOB_CANCEL]
+        .into_iter()
+        .find(|s| *s == status)
 }
 
 #[cfg(test)]

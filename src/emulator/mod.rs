@@ -12,6 +12,7 @@ mod faults;
 mod fixtures;
 mod hss_api;
 mod iam_api;
+mod jobs;
 mod listing;
 mod paging;
 mod replication;

@@ -3,29 +3,25 @@
 
 use chrono::Utc;
 
+use super::jobs::{Copying, JOB_WAITING};
 use super::state::{stamp, Actor, JobRecord, StateError, World};
 use super::tasks::belongs;
 use crate::swr::model::{ManualSync, SyncJob, SyncTarget, SyncTask};
 use crate::swr::names::{self, NameKind};
 use crate::swr::SourceRepo;
 
-/// Job status: the tag was copied (or overwritten).
-pub const JOB_SUCCESS: &str = "success";
-/// Job status: the target already had the same image.
-pub const JOB_EXISTED: &str = "existed";
-/// Job status: the target has a different image under that tag and `override` was false.
-pub const JOB_FAILED: &str = "failed";
-
 /// Operator name recorded on jobs that auto-sync tasks run.
 pub const AUTO_SYNC_OPERATOR: &str = "auto-sync";
 
 impl World {
-    /// Copies the listed tags now. Every tag must exist in the source, or nothing is copied.
+    /// Copies the listed tags. Every tag must exist in the source, or nothing is copied.
+    /// `forced` tells, per copy, an end a fault imposes.
     pub fn manual_sync(
         &mut self,
         source: &SourceRepo,
         body: &ManualSync,
         actor: &Actor,
+        forced: &mut impl FnMut() -> Option<&'static str>,
     ) -> Result<Vec<SyncJob>, StateError> {
         let repo = self.repository(source)?;
         if body.image_tag.is_empty() {
@@ -48,7 +44,10 @@ impl World {
         Ok(body
             .image_tag
             .iter()
-            .map(|tag| self.copy(source, tag, &target, body.override_existing, actor))
+            .map(|tag| {
+                let copy = (tag.as_str(), &target, body.override_existing);
+                self.copy(source, copy, actor, forced())
+            })
             .collect())
     }
 
@@ -59,6 +58,7 @@ impl World {
         source: &SourceRepo,
         tag: &str,
         digest: &str,
+        forced: &mut impl FnMut() -> Option<&'static str>,
     ) -> Result<Vec<SyncJob>, StateError> {
         self.put_tag(source, tag, digest)?;
         let auto: Vec<SyncTask> = self
@@ -80,43 +80,42 @@ impl World {
                     remote_region_id: task.remote_region_id,
                     remote_namespace: task.remote_namespace,
                 };
-                self.copy(source, tag, &target, task.override_existing, &actor)
+                self.copy(
+                    source,
+                    (tag, &target, task.override_existing),
+                    &actor,
+                    forced(),
+                )
             })
             .collect())
     }
 
-    /// Copies one existing tag to the same repository name in a checked target and records
-    /// the job: `existed` for the same digest, `failed` for a different one without
-    /// `override`, else `success`.
+    /// Starts the copy of one existing tag (`tag`, target, `override`) to the same
+    /// repository name in a checked target and records its job; it ends at once unless the
+    /// configured timing makes it wait and run first (`jobs.rs`).
     fn copy(
         &mut self,
         source: &SourceRepo,
-        tag: &str,
-        target: &SyncTarget,
-        override_existing: bool,
+        (tag, target, override_existing): (&str, &SyncTarget, bool),
         actor: &Actor,
+        forced: Option<&'static str>,
     ) -> SyncJob {
-        let digest_of = |world: &World, repo: &SourceRepo| {
-            let repo = world.repository(repo).ok()?;
-            repo.tags.get(tag).map(|image| image.digest.clone())
-        };
-        let digest = digest_of(self, source).expect("callers copy existing tags only");
-        let checked = "task and sync targets are checked when accepted";
+        let digest = self
+            .repository(source)
+            .ok()
+            .and_then(|repo| repo.tags.get(tag))
+            .map(|image| image.digest.clone())
+            .expect("callers copy existing tags only");
         let destination = SourceRepo::new(
             &target.remote_region_id,
             &target.remote_namespace,
             source.repository(),
         )
-        .expect(checked);
-        let status = match digest_of(self, &destination) {
-            Some(existing) if existing == digest => JOB_EXISTED,
-            Some(_) if !override_existing => JOB_FAILED,
-            _ => {
-                self.put_tag(&destination, tag, &digest).expect(checked);
-                JOB_SUCCESS
-            }
-        };
-        let now = stamp(Utc::now());
+        .expect("task and sync targets are checked when accepted");
+        let now = Utc::now();
+        let timing = self.job_timing;
+        let waited = chrono::Duration::from_std(timing.waiting).unwrap_or_default();
+        let ran = chrono::Duration::from_std(timing.running).unwrap_or_default();
         let job = SyncJob {
             id: self.next_id(),
             namespace: source.organization().into(),
@@ -125,19 +124,28 @@ impl World {
             remote_namespace: target.remote_namespace.clone(),
             override_existing,
             tag: tag.into(),
-            status: status.into(),
+            status: JOB_WAITING.into(),
             sync_operator_id: actor.operator_id.clone(),
             sync_operator_name: actor.operator_name.clone(),
             domain_id: actor.domain_id.clone(),
             domain_name: actor.domain_name.clone(),
-            created_at: now.clone(),
-            updated_at: now,
+            created_at: stamp(now),
+            updated_at: stamp(now),
         };
         self.jobs.push(JobRecord {
             region: source.region().into(),
-            job: job.clone(),
+            job,
+            copying: Some(Copying {
+                destination,
+                digest,
+                override_existing,
+                forced,
+                runs_at: now + waited,
+                ends_at: now + waited + ran,
+            }),
         });
-        job
+        self.settle(now);
+        self.jobs.last().expect("pushed above").job.clone()
     }
 
     /// The sync jobs of a repository, newest first.
@@ -157,6 +165,7 @@ impl World {
 mod tests {
     use super::*;
     use crate::emulator::fixtures::{actor, nginx, task, world};
+    use crate::emulator::jobs::{JOB_EXISTED, JOB_FAILED, JOB_SUCCESS};
 
     fn dr_digest(w: &World, tag: &str) -> Option<String> {
         let dr = SourceRepo::new("cn-east-3", "platform-dr", "nginx").unwrap();
@@ -178,18 +187,18 @@ mod tests {
             &actor(),
         )
         .unwrap();
-        let jobs = w.push(&nginx(), "2.0", "sha256:one").unwrap();
+        let jobs = w.push(&nginx(), "2.0", "sha256:one", &mut || None).unwrap();
         assert_eq!(jobs.len(), 1, "only the syncAuto task runs");
         assert_eq!(jobs[0].status, JOB_SUCCESS);
         assert_eq!(jobs[0].sync_operator_name, AUTO_SYNC_OPERATOR);
         assert_eq!(dr_digest(&w, "2.0").as_deref(), Some("sha256:one"));
         // Same digest again: existed; moved tag without override: failed, not overwritten.
         assert_eq!(
-            w.push(&nginx(), "2.0", "sha256:one").unwrap()[0].status,
+            w.push(&nginx(), "2.0", "sha256:one", &mut || None).unwrap()[0].status,
             JOB_EXISTED
         );
         assert_eq!(
-            w.push(&nginx(), "2.0", "sha256:two").unwrap()[0].status,
+            w.push(&nginx(), "2.0", "sha256:two", &mut || None).unwrap()[0].status,
             JOB_FAILED
         );
         assert_eq!(dr_digest(&w, "2.0").as_deref(), Some("sha256:one"));
@@ -216,30 +225,46 @@ mod tests {
             remote_region_id: "cn-east-3".into(),
         };
         assert!(matches!(
-            w.manual_sync(&nginx(), &sync(&["1.25", "nope"], false), &actor()),
+            w.manual_sync(
+                &nginx(),
+                &sync(&["1.25", "nope"], false),
+                &actor(),
+                &mut || None
+            ),
             Err(StateError::TagNotFound { .. })
         ));
         assert_eq!(dr_digest(&w, "1.25"), None, "nothing copied");
         assert!(matches!(
-            w.manual_sync(&nginx(), &sync(&[], false), &actor()),
+            w.manual_sync(&nginx(), &sync(&[], false), &actor(), &mut || None),
             Err(StateError::NoTags)
         ));
         let jobs = w
-            .manual_sync(&nginx(), &sync(&["1.25", "latest"], false), &actor())
+            .manual_sync(
+                &nginx(),
+                &sync(&["1.25", "latest"], false),
+                &actor(),
+                &mut || None,
+            )
             .unwrap();
         assert!(jobs
             .iter()
             .all(|j| j.status == JOB_SUCCESS && j.sync_operator_name == "swr-operator"));
-        w.push(&nginx(), "latest", "sha256:new").unwrap();
+        w.push(&nginx(), "latest", "sha256:new", &mut || None)
+            .unwrap();
         let jobs = w
-            .manual_sync(&nginx(), &sync(&["1.25", "latest"], false), &actor())
+            .manual_sync(
+                &nginx(),
+                &sync(&["1.25", "latest"], false),
+                &actor(),
+                &mut || None,
+            )
             .unwrap();
         assert_eq!(
             [jobs[0].status.as_str(), jobs[1].status.as_str()],
             [JOB_EXISTED, JOB_FAILED]
         );
         let jobs = w
-            .manual_sync(&nginx(), &sync(&["latest"], true), &actor())
+            .manual_sync(&nginx(), &sync(&["latest"], true), &actor(), &mut || None)
             .unwrap();
         assert_eq!(jobs[0].status, JOB_SUCCESS);
         assert_eq!(dr_digest(&w, "latest").as_deref(), Some("sha256:new"));

@@ -61,9 +61,12 @@ impl App {
         }
     }
 
-    /// Locks the cloud's data; never held across an await.
+    /// Locks the cloud's data, with every copy moved on to where it stands now; never
+    /// held across an await.
     pub fn world(&self) -> std::sync::MutexGuard<'_, World> {
-        self.world.lock().expect("state lock")
+        let mut world = self.world.lock().expect("state lock");
+        world.settle(Utc::now());
+        world
     }
 }
 

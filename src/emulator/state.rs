@@ -8,6 +8,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 
 use super::config::{derived_digest, EmulatorConfig};
+use super::jobs::{Copying, JobTiming};
 use crate::swr::model::{SyncJob, SyncTask};
 use crate::swr::names::{self, NameError, NameKind};
 use crate::swr::SourceRepo;
@@ -88,6 +89,9 @@ pub struct World {
     /// Domain name credited as creator of organizations (the first configured domain).
     #[serde(skip)]
     owner: String,
+    /// How long copies take.
+    #[serde(skip)]
+    pub job_timing: JobTiming,
     #[serde(skip)]
     next_id: i64,
 }
@@ -154,6 +158,9 @@ pub struct JobRecord {
     /// The job as SWR lists it.
     #[serde(flatten)]
     pub job: SyncJob,
+    /// The copy while it has not ended.
+    #[serde(skip)]
+    pub copying: Option<Copying>,
 }
 
 /// An accepted HSS `image/synchronize` call.
@@ -203,6 +210,7 @@ impl World {
                 .first()
                 .map(|d| d.name.clone())
                 .unwrap_or_default(),
+            job_timing: config.sync_jobs,
             next_id: 1,
         };
         let checked = "the config check validated every name";

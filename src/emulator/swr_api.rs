@@ -7,8 +7,8 @@ use axum::response::Response;
 
 use super::auth::Caller;
 use super::errors::{Failure, SWR_FORBIDDEN};
+use super::jobs::JOB_FAILED;
 use super::paging::Window;
-use super::replication::JOB_FAILED;
 use super::repo_query::RepoQuery;
 use super::router::{RepoPath, SwrOp};
 use super::server::{empty, json, CloudCall};
@@ -60,7 +60,9 @@ pub fn handle(call: &CloudCall<'_>, caller: &Caller, op: &SwrOp) -> Result<Respo
         SwrOp::SyncImages(path) => {
             let repo = source(path)?;
             let body: ManualSync = call.json()?;
-            let jobs = world.manual_sync(&repo, &body, &caller.actor)?;
+            let faults = &call.app.faults;
+            let jobs =
+                world.manual_sync(&repo, &body, &caller.actor, &mut || faults.job_ending())?;
             let failed: Vec<&str> = jobs
                 .iter()
                 .filter(|j| j.status == JOB_FAILED)

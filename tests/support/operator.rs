@@ -67,6 +67,11 @@ impl Env {
 
     /// Fresh namespace and emulator; no Secret, no operator yet.
     pub async fn without_operator(prefix: &str) -> Self {
+        Self::with_emulator_config(prefix, EmulatorConfig::embedded_default()).await
+    }
+
+    /// Like [`Env::without_operator`], with the emulator started from `config`.
+    pub async fn with_emulator_config(prefix: &str, config: EmulatorConfig) -> Self {
         let _ = tracing_subscriber::fmt()
             .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
             .with_test_writer()
@@ -74,12 +79,9 @@ impl Env {
         let client = cluster::client().await;
         cluster::install_crd(&client).await;
         let ns = cluster::namespace(&client, prefix).await;
-        let emulator = Emulator::start(
-            EmulatorConfig::embedded_default(),
-            "127.0.0.1:0".parse().unwrap(),
-        )
-        .await
-        .expect("emulator starts");
+        let emulator = Emulator::start(config, "127.0.0.1:0".parse().unwrap())
+            .await
+            .expect("emulator starts");
         Self {
             client,
             ns,
