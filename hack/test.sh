@@ -6,6 +6,8 @@ cd "$(dirname "$0")/.."
 
 # A real API server for the integration tests: built once, then cached.
 hack/kube-apiserver/install.sh >&2
+# The official Python SDKs for the interop tests: installed once, then cached.
+hack/bench/peer-venv.sh >/dev/null
 
 cargo fmt --all -- --check
 cargo clippy --locked --all-targets -- -D warnings
