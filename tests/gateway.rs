@@ -21,6 +21,16 @@ async fn answered(env: &Env, operation: &str, status: u16) -> u64 {
         .unwrap_or_default()
 }
 
+/// Calls of any operation answered with `status`.
+async fn answered_any(env: &Env, status: u16) -> u64 {
+    let calls = env.calls().await;
+    calls
+        .iter()
+        .filter(|((_, s), _)| *s == status)
+        .map(|(_, n)| n)
+        .sum()
+}
+
 #[tokio::test]
 async fn a_gateway_404_on_delete_is_not_a_deleted_task() {
     let env = Env::start("gw-delete").await;
@@ -67,13 +77,7 @@ async fn throttling_without_retry_after_is_ridden_out() {
         .await
         .unwrap();
     env.wait_ready("web", "4/4 tasks in sync").await;
-    let throttled: u64 = env
-        .calls()
-        .await
-        .iter()
-        .filter(|((_, status), _)| *status == 429)
-        .map(|(_, n)| n)
-        .sum();
+    let throttled = answered_any(&env, 429).await;
     assert!(
         throttled > 0,
         "the gateway did throttle: {:?}",
@@ -115,13 +119,7 @@ async fn a_wrong_secret_never_gets_the_key_locked() {
         .await;
     }
     tokio::time::sleep(Duration::from_secs(15)).await;
-    let refused: u64 = env
-        .calls()
-        .await
-        .iter()
-        .filter(|((_, status), _)| *status == 401)
-        .map(|(_, n)| n)
-        .sum();
+    let refused = answered_any(&env, 401).await;
     assert!(
         refused < 5,
         "{refused} refused signatures: five in a row lock the key"
