@@ -163,7 +163,8 @@ impl SwrClient {
         Ok(all)
     }
 
-    /// One page of a repository's sync history (`filter=limit::N|offset::M`), newest first.
+    /// One page of a repository's sync history (`filter=limit::N|offset::M|order::desc`),
+    /// newest first.
     pub async fn list_sync_jobs(
         &self,
         repo: &SourceRepo,
