@@ -58,6 +58,9 @@ pub struct Copying {
 impl World {
     /// Moves every copy on to where it stands at `now`; the ended ones change the target.
     pub fn settle(&mut self, now: DateTime<Utc>) {
+        if self.unfinished == 0 {
+            return;
+        }
         let due: Vec<usize> = (0..self.jobs.len())
             .filter(|i| self.jobs[*i].copying.is_some())
             .collect();
@@ -67,6 +70,7 @@ impl World {
                 let status = self.end(&copying, &self.jobs[i].job.tag.clone());
                 let record = &mut self.jobs[i];
                 record.copying = None;
+                self.unfinished -= 1;
                 record.job.status = status.into();
                 record.job.updated_at = stamp(copying.ends_at);
             } else if now >= copying.runs_at && self.jobs[i].job.status == JOB_WAITING {

@@ -144,6 +144,7 @@ impl World {
                 ends_at: now + waited + ran,
             }),
         });
+        self.unfinished += 1;
         self.settle(now);
         self.jobs.last().expect("pushed above").job.clone()
     }

@@ -92,6 +92,10 @@ pub struct World {
     /// How long copies take.
     #[serde(skip)]
     pub job_timing: JobTiming,
+    /// Jobs whose copy has not ended, so that settling costs nothing when there are none
+    /// (it runs on every request).
+    #[serde(skip)]
+    pub unfinished: usize,
     #[serde(skip)]
     next_id: i64,
 }
@@ -211,6 +215,7 @@ impl World {
                 .map(|d| d.name.clone())
                 .unwrap_or_default(),
             job_timing: config.sync_jobs,
+            unfinished: 0,
             next_id: 1,
         };
         let checked = "the config check validated every name";
