@@ -9,9 +9,9 @@ use super::claims::{claims, desired_tasks, Others};
 use super::ledger::Ledger;
 use super::listings::Listings;
 use super::observe::{observe, source_repo, Observation};
-use super::plan::{plan, Claim, Plan, PlanInput, Settings, TaskKey};
+use super::plan::{plan, remade, Action, Claim, Plan, PlanInput, Settings, TaskKey};
 use super::regions::{self, RegionCache};
-use super::report::{Problem, Report, TaskLine};
+use super::report::{describe, Problem, Report, TaskLine};
 use super::select;
 use super::standing::name_of;
 use super::status::owned;
@@ -51,27 +51,51 @@ pub async fn assess<R: Borrow<ImageSyncRule>>(
         _ => None,
     });
     let givers: BTreeSet<RuleName> = givers.collect();
-    let mut observation = observe_step(swr, &keys, listings).await?;
-    // A task handed over is taken as it is. The shared listing is this account's: a task a
-    // rule of another account (tenant) made after it was fetched is not in it, and creating
-    // the task again would be refused as made outside, leaving it with no owner.
-    let unseen = claims.iter().any(|(key, claim)| {
-        matches!(claim, Claim::HandedOver(_)) && !observation.tasks.contains_key(key)
-    });
-    if unseen {
-        observation = observe_step(swr, &keys, &listings.afresh()).await?;
-    }
-    let input = PlanInput {
-        desired,
-        observed: observation.tasks.clone(),
-        owned: owns
-            .iter()
-            .filter_map(|(k, l)| Some((k.clone(), l.ownership?)))
-            .collect(),
-        claims,
-        prune: rule.spec.prune,
-        adopt: rule.spec.existing_tasks == ExistingTasks::Adopt,
+    // An owned task SWR lists under another id than the recorded one was deleted and made
+    // again by somebody else: not the rule's any more (`plan::remade`).
+    let input_for = |observation: &Observation| {
+        let ids = owns.iter().map(|(k, l)| (k, l.id));
+        let gone = remade(ids, &observation.tasks);
+        let input = PlanInput {
+            desired: desired.clone(),
+            observed: observation.tasks.clone(),
+            owned: owns
+                .iter()
+                .filter(|(k, _)| !gone.contains_key(*k))
+                .filter_map(|(k, l)| Some((k.clone(), l.ownership?)))
+                .collect(),
+            claims: claims.clone(),
+            prune: rule.spec.prune,
+            adopt: rule.spec.existing_tasks == ExistingTasks::Adopt,
+        };
+        (input, gone)
     };
+    let mut observation = observe_step(swr, &keys, listings).await?;
+    let (mut input, mut gone) = input_for(&observation);
+    // A task handed over is taken, and a task is deleted or replaced, on a fresh listing.
+    // The shared one is this account's and up to a TTL old: a task a rule of another
+    // account (tenant) made or replaced since is not in it, or with an older id (creating
+    // the task again would be refused as made outside, leaving it with no owner; recording
+    // the older id would later make it look made again outside); a task deleted and made
+    // again outside since is in it with the id the rule recorded; and a task this process
+    // made since is in it with no id, which the rule must record before deleting it.
+    let taking = claims.values().any(|c| matches!(c, Claim::HandedOver(_)));
+    let deleting = plan(&input)
+        .actions
+        .iter()
+        .any(|a| !matches!(a, Action::Create { .. }));
+    if taking || deleting {
+        observation = observe_step(swr, &keys, &listings.afresh()).await?;
+        (input, gone) = input_for(&observation);
+    }
+    for (key, (recorded, listed)) in &gone {
+        tracing::info!(
+            task = %describe(key),
+            recorded,
+            listed,
+            "the task was deleted and made again outside the operator: no longer this rule's"
+        );
+    }
     let (plan, mut report) = plan_step(rule, input, &observation, ledger);
     report.warnings.extend(skipped_check);
     report.handed_over_from = givers;

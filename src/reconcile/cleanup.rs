@@ -15,9 +15,9 @@ use super::error::Error;
 use super::events::{event_reason, publish};
 use super::handover::{release_all, settle};
 use super::listings::account_of;
-use super::pipeline::{announce, write_status};
-use super::plan::{plan, PlanInput, TaskKey};
-use super::report::{Problem, Report};
+use super::pipeline::{announce, write_intent, write_status};
+use super::plan::{plan, remade, Action as TaskAction, PlanInput, TaskKey};
+use super::report::{describe, Problem, Report};
 use super::secrets::{credentials, release_if_unused};
 use super::standing::name_of;
 use super::status::{inventory, owned};
@@ -118,7 +118,9 @@ async fn delete(
         .into_iter()
         .filter(|(k, _)| !taken.contains_key(k))
         .collect();
-    let listings = ctx.listings.for_account(account_of(rule), false);
+    // Listed afresh: a listing kept for other rules may predate a task deleted and made
+    // again outside, or lack the id of a task this process made.
+    let listings = ctx.listings.for_account(account_of(rule), true);
     let keys = rest.keys().cloned().collect();
     let observation = match observe_step(&swr, &keys, &listings).await {
         Ok(observation) => observation,
@@ -127,16 +129,60 @@ async fn delete(
             return Ok(());
         }
     };
+    // A task listed under another id than the recorded one was made again by somebody else
+    // (after a delete of ours whose answer was lost, say): not ours, never deleted.
+    let ids = rest
+        .keys()
+        .map(|k| (k, report.tasks.get(k).and_then(|l| l.id)));
+    let gone = remade(ids, &observation.tasks);
+    for (key, (recorded, listed)) in &gone {
+        tracing::info!(
+            task = %describe(key),
+            recorded,
+            listed,
+            "the task was deleted and made again outside the operator: left to its maker"
+        );
+    }
+    let rest: BTreeMap<TaskKey, Ownership> = rest
+        .into_iter()
+        .filter(|(k, _)| !gone.contains_key(k))
+        .collect();
     let plan = plan(&PlanInput {
         observed: observation.tasks,
         owned: rest.clone(),
         prune: true,
         ..PlanInput::default()
     });
-    // Tasks already gone from SWR are done with.
-    report
-        .tasks
-        .retain(|key, _| !rest.contains_key(key) || plan.actions.iter().any(|a| a.key() == key));
+    // Tasks already gone from SWR, or made again by somebody else, are done with.
+    report.tasks.retain(|key, _| {
+        !(rest.contains_key(key) || gone.contains_key(key))
+            || plan.actions.iter().any(|a| a.key() == key)
+    });
+    // The id of each task about to be deleted goes into the status first, so that after a
+    // delete whose answer is lost a task made again meanwhile is told apart from ours.
+    let mut learnt = false;
+    for action in &plan.actions {
+        let TaskAction::Delete {
+            key, id: Some(id), ..
+        } = action
+        else {
+            continue;
+        };
+        if let Some(line) = report.tasks.get_mut(key).filter(|l| l.id.is_none()) {
+            line.id = Some(*id);
+            learnt = true;
+        }
+    }
+    if learnt {
+        // Under way, not stuck (that is `Deleting`): no Warning Event for it.
+        let mut intent = report.clone();
+        let message = format!("deleting {} task(s)", plan.actions.len());
+        intent.add_problem(Problem {
+            retryable: true,
+            ..Problem::stalled(reason::PROGRESSING, message)
+        });
+        write_intent(rule, ctx, &intent).await?;
+    }
     let changes = apply(&swr, &plan.actions, report).await;
     listings.record(&plan.actions, &changes).await;
     announce(rule, ctx, &changes).await;

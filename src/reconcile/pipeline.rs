@@ -22,7 +22,7 @@ use super::error::Error;
 use super::events::{event_reason, publish};
 use super::handover::{confirm, release_all, settle};
 use super::listings::account_of;
-use super::plan::{Plan, Settings, TaskKey};
+use super::plan::{Action as TaskAction, Plan, Settings, TaskKey};
 use super::report::{describe, list_some, Problem, Report};
 use super::secrets::credentials;
 use super::status::{self, inventory, owned};
@@ -198,8 +198,15 @@ async fn scan_step(
     report.follow_up_at(pass.due);
 }
 
-/// Before creating tasks the status does not list as owned yet, writes them as Pending: a
-/// crash between create and status write then leaves nothing the rule would forget it owns.
+/// Before acting, writes what the rule is about to hold, so that a crash, or an answer lost,
+/// between a call and the status write leaves nothing the rule would forget it owns or
+/// mistake for its own (`docs/ownership.md`, "Task ids"):
+/// - a task the status does not list as owned yet is listed as Pending before its create;
+/// - a task about to be created or replaced records no id (the create's answer carries
+///   none, and the task then there may be the rule's);
+/// - a task about to be deleted records its id, when the status does not have it yet, so
+///   that after a delete whose answer was lost a task made again by somebody else is told
+///   apart from it.
 async fn record_intent(
     rule: &ImageSyncRule,
     ctx: &Context,
@@ -207,11 +214,25 @@ async fn record_intent(
     report: &Report,
 ) -> Result<(), Error> {
     let owned = owned(rule.status.as_ref());
-    if plan.actions.iter().all(|a| owned.contains_key(a.key())) {
+    let mut intent = report.clone();
+    let mut needed = false;
+    for action in &plan.actions {
+        let recorded = owned.get(action.key()).map(|line| line.id);
+        needed |= match (action, recorded) {
+            (_, None) => true,
+            (TaskAction::Create { .. } | TaskAction::Replace { .. }, Some(id)) => id.is_some(),
+            (TaskAction::Delete { id, .. }, Some(recorded)) => recorded.is_none() && id.is_some(),
+        };
+        let line = intent.tasks.get_mut(action.key());
+        if let (TaskAction::Replace { .. }, Some(line)) = (action, line) {
+            line.id = None;
+        }
+    }
+    if !needed {
         return Ok(());
     }
-    write_status(rule, ctx, report).await?;
-    confirm(rule, ctx, report);
+    write_intent(rule, ctx, &intent).await?;
+    confirm(rule, ctx, &intent);
     Ok(())
 }
 
@@ -301,12 +322,34 @@ pub(super) async fn write_status(
     ctx: &Context,
     report: &Report,
 ) -> Result<bool, Error> {
+    write(rule, ctx, report, false).await
+}
+
+/// Writes the status a report describes before SWR is called, also when it differs from the
+/// current one only in newly learnt task ids (`status::differs` counts no such change): the
+/// id of a task about to be deleted must be in the status before the delete.
+pub(super) async fn write_intent(
+    rule: &ImageSyncRule,
+    ctx: &Context,
+    report: &Report,
+) -> Result<bool, Error> {
+    write(rule, ctx, report, true).await
+}
+
+async fn write(
+    rule: &ImageSyncRule,
+    ctx: &Context,
+    report: &Report,
+    ids_count: bool,
+) -> Result<bool, Error> {
     let previous = rule.status.as_ref();
     let mut new = status::build(report, rule.metadata.generation, previous, &now());
     new.last_handled_reconcile_at = rule.annotations().get(RECONCILE_REQUESTED_AT).cloned();
     new.security_scans = this_pass_or_before(&report.scans, previous, |s| &s.security_scans);
     new.existing_images = this_pass_or_before(&report.copies, previous, |s| &s.existing_images);
-    if !status::differs(previous, &new) {
+    let ids_differ = || previous.map(|p| ids(&p.tasks)) != Some(ids(&new.tasks));
+    let changed = status::differs(previous, &new) || (ids_count && ids_differ());
+    if !changed {
         return Ok(false);
     }
     let api: Api<ImageSyncRule> =
@@ -339,6 +382,11 @@ pub(super) async fn write_status(
         }
     }
     Ok(true)
+}
+
+/// The task ids a status lists, in order.
+fn ids(tasks: &[crate::api::status::TaskStatus]) -> Vec<Option<i64>> {
+    tasks.iter().map(|t| t.id).collect()
 }
 
 /// What this pass found for a status list, or what the status held before.

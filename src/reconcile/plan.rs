@@ -181,6 +181,26 @@ impl Plan {
     }
 }
 
+/// The owned tasks SWR now lists under another id than the one the rule recorded: the
+/// rule's task was deleted (by its own delete whose answer was lost, or by somebody else)
+/// and the task there now was made again by somebody else. They are not the rule's: it
+/// must neither keep nor delete them (`docs/ownership.md`, "Task ids"). An id unknown on
+/// either side (a create's answer carries none, and the listings keep none for a task this
+/// process made since they were fetched) proves nothing.
+pub fn remade<'a>(
+    recorded: impl IntoIterator<Item = (&'a TaskKey, Option<i64>)>,
+    observed: &BTreeMap<TaskKey, ObservedTask>,
+) -> BTreeMap<TaskKey, (i64, i64)> {
+    recorded
+        .into_iter()
+        .filter_map(|(key, id)| {
+            let listed = observed.get(key)?.id?;
+            let id = id?;
+            (id != listed).then(|| (key.clone(), (id, listed)))
+        })
+        .collect()
+}
+
 /// Decides what to do. Deterministic: the same input always gives the same plan.
 pub fn plan(input: &PlanInput) -> Plan {
     let mut out = Plan::default();
@@ -492,6 +512,35 @@ mod tests {
             assert_eq!(counts, case.expect, "{}", case.name);
             assert_eq!(plan(&input), p, "{} is deterministic", case.name);
         }
+    }
+
+    #[test]
+    fn a_task_listed_under_another_id_was_made_again_by_somebody_else() {
+        let (a, b, c) = (key("a", "x"), key("b", "x"), key("c", "x"));
+        let (d, e) = (key("d", "x"), key("e", "x"));
+        let unknown = ObservedTask {
+            id: None,
+            settings: AUTO,
+        };
+        let observed = [
+            (a.clone(), seen(7, AUTO)),
+            (b.clone(), seen(8, AUTO)),
+            (c.clone(), seen(9, AUTO)),
+            (d.clone(), unknown),
+        ]
+        .into();
+        let recorded = [
+            (&a, Some(7)),
+            (&b, Some(5)),
+            (&c, None),
+            (&d, Some(4)),
+            (&e, Some(3)),
+        ];
+        assert_eq!(
+            remade(recorded, &observed),
+            [(b.clone(), (5, 8))].into(),
+            "the same id, an id unknown on either side, or a task gone prove nothing"
+        );
     }
 
     #[test]
