@@ -597,3 +597,108 @@ async fn a_task_handed_over_from_another_account_stays_owned_when_the_takers_lis
     env.wait_for("a", "a gone", |r| r.is_none()).await;
     assert_eq!(task_ids(&env).await, vec![], "nothing leaked");
 }
+
+/// Somebody else creates nginx -> `region`/platform-dr (with the settings the rules want).
+async fn create_outside_to(env: &Env, region: &str) {
+    let nginx = SourceRepo::new("cn-north-4", "platform", "nginx").unwrap();
+    let task = CreateSyncTask {
+        remote_region_id: region.into(),
+        remote_namespace: "platform-dr".into(),
+        sync_auto: true,
+        override_existing: false,
+    };
+    env.swr_client()
+        .create_sync_task(&nginx, &task)
+        .await
+        .unwrap();
+}
+
+/// A rule's line for the task to `region`.
+fn line_to(rule: &ImageSyncRule, region: &str) -> Option<TaskStatus> {
+    let tasks = &rule.status.as_ref()?.tasks;
+    tasks.iter().find(|t| t.target_region == region).cloned()
+}
+
+/// Deletes answer after 2.5 s, past the operator's 2 s timeout: each takes effect, and the
+/// operator never learns it (its transport's retries find nothing and time out too).
+async fn lose_delete_answers(env: &Env) {
+    env.admin_send(
+        reqwest::Method::PUT,
+        "faults",
+        json!({"latency": 2500, "operations": ["swr.delete_sync_task"]}),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_task_made_again_outside_after_a_delete_whose_answer_was_lost_survives_the_cleanup() {
+    let env = Env::start("own-aba-cleanup").await;
+    env.apply("web", spec(&["nginx"], EAST_DR)).await.unwrap();
+    env.wait_ready("web", "1/1 tasks in sync").await;
+    let made = task_ids(&env).await;
+    assert_eq!(made.len(), 1);
+
+    // The rule goes; its delete takes effect but the answer is lost: the cleanup fails, the
+    // task still listed as the rule's, and is retried with backoff (5 s).
+    lose_delete_answers(&env).await;
+    env.delete("web").await;
+    env.wait_for("web", "web's delete to fail", |r| {
+        r.and_then(east_line)
+            .is_some_and(|t| t.state == TaskState::Failed)
+    })
+    .await;
+    assert_eq!(task_ids(&env).await, vec![], "the delete took effect");
+
+    // Meanwhile somebody makes the same task anew.
+    env.admin_send(reqwest::Method::DELETE, "faults", json!({}))
+        .await;
+    create_outside_to(&env, "cn-east-3").await;
+    let outside = task_ids(&env).await;
+    assert_eq!(outside.len(), 1);
+    assert_ne!(outside, made, "a new task, with a new id");
+
+    // The retried cleanup tells it from the rule's task by its id, and leaves it.
+    env.wait_for("web", "web gone", |r| r.is_none()).await;
+    assert_eq!(
+        task_ids(&env).await,
+        outside,
+        "a task made outside survives the rule whose delete it followed"
+    );
+}
+
+#[tokio::test]
+async fn a_task_made_again_outside_after_a_prune_whose_answer_was_lost_is_not_pruned() {
+    let env = Env::start("own-aba-prune").await;
+    env.apply("web", spec(&["nginx"], BOTH_DR)).await.unwrap();
+    env.wait_ready("web", "2/2 tasks in sync").await;
+    let west = "ap-southeast-1";
+
+    // The rule stops wanting the west task; its delete takes effect, the answer is lost.
+    lose_delete_answers(&env).await;
+    env.apply("web", spec(&["nginx"], EAST_DR)).await.unwrap();
+    env.wait_for("web", "the prune to fail", |r| {
+        r.and_then(|r| line_to(r, west))
+            .is_some_and(|t| t.state == TaskState::Failed)
+    })
+    .await;
+    let left = task_ids(&env).await;
+    assert_eq!(left.len(), 1, "the delete took effect: {left:?}");
+
+    // Meanwhile somebody makes the same task anew.
+    env.admin_send(reqwest::Method::DELETE, "faults", json!({}))
+        .await;
+    create_outside_to(&env, west).await;
+    let outside = task_ids(&env).await;
+    assert_eq!(outside.len(), 2);
+
+    // The retried pass tells it from the rule's task by its id: not the rule's, not pruned.
+    let rule = env.wait_ready("web", "1/1 tasks in sync").await;
+    assert!(line_to(&rule, west).is_none(), "{:?}", rule.status);
+    assert_eq!(task_ids(&env).await, outside, "the task made outside stays");
+
+    // And the rule's deletion leaves it too.
+    env.delete("web").await;
+    env.wait_for("web", "web gone", |r| r.is_none()).await;
+    let west_only: Vec<_> = outside.into_iter().filter(|t| t.1 == west).collect();
+    assert_eq!(task_ids(&env).await, west_only);
+}
