@@ -175,7 +175,7 @@ pub struct CloudArgs {
     /// Per-request timeout.
     #[arg(long, env = "SWR_SYNC_SWR_TIMEOUT", default_value = "15s", value_parser = parse_duration)]
     pub swr_timeout: Duration,
-    /// Retries of idempotent calls (reads, deletes) on throttling, 5xx and timeouts.
+    /// Retries of idempotent calls (reads) on throttling, 5xx and timeouts.
     #[arg(long, env = "SWR_SYNC_SWR_MAX_RETRIES", default_value_t = 3)]
     pub swr_max_retries: u32,
 }

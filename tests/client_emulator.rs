@@ -624,7 +624,7 @@ async fn each_error_class() {
 }
 
 #[tokio::test]
-async fn retries_stop_at_their_bound_and_creates_are_never_retried() {
+async fn retries_stop_at_their_bound_and_creates_and_deletes_are_never_retried() {
     let s = Setup::new().await;
     let swr = s.swr();
     s.faults(json!({"error_rate": 1.0})).await;
@@ -642,6 +642,16 @@ async fn retries_stop_at_their_bound_and_creates_are_never_retried() {
         s.calls_of("swr.create_sync_task").await,
         1,
         "create is not retried"
+    );
+    // A task is deleted by its key: a repeat could delete one made again meanwhile.
+    assert!(swr
+        .delete_sync_task(&nginx(), &target("cn-east-3"))
+        .await
+        .is_err());
+    assert_eq!(
+        s.calls_of("swr.delete_sync_task").await,
+        1,
+        "delete is not retried"
     );
 }
 

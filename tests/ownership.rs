@@ -620,7 +620,7 @@ fn line_to(rule: &ImageSyncRule, region: &str) -> Option<TaskStatus> {
 }
 
 /// Deletes answer after 2.5 s, past the operator's 2 s timeout: each takes effect, and the
-/// operator never learns it (its transport's retries find nothing and time out too).
+/// operator never learns it.
 async fn lose_delete_answers(env: &Env) {
     env.admin_send(
         reqwest::Method::PUT,

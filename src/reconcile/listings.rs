@@ -7,7 +7,7 @@
 //! taking over a task its listing lacks lists afresh: `assess::assess`).
 
 use std::collections::BTreeMap;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use kube::ResourceExt;
 
@@ -39,13 +39,15 @@ impl TaskListings {
         Self(TtlCache::new(ttl))
     }
 
-    /// The listings as one account sees them. `account` names the credentials (tenants
-    /// see different tasks under the same repository path); with `refresh`, every listing
-    /// is fetched anew (a reconcile the user asked for trusts nothing cached).
+    /// The listings as one account sees them, for a pass beginning now. `account` names the
+    /// credentials (tenants see different tasks under the same repository path); with
+    /// `refresh`, only listings fetched since the pass began serve it (a reconcile the user
+    /// asked for trusts nothing cached before).
     pub fn for_account(&self, account: String, refresh: bool) -> Listings<'_> {
         Listings {
             cache: self,
             account,
+            began: Instant::now(),
             refresh,
         }
     }
@@ -56,16 +58,18 @@ impl TaskListings {
 pub struct Listings<'a> {
     cache: &'a TaskListings,
     account: String,
+    began: Instant,
     refresh: bool,
 }
 
 impl Listings<'_> {
-    /// The same account's view, fetching every listing anew (and sharing what it fetched).
+    /// The same view, served only listings fetched since the pass began: ones it fetched
+    /// itself, or that passes running alongside fetched (they share them).
     pub fn afresh(&self) -> Listings<'_> {
         Listings {
-            cache: self.cache,
-            account: self.account.clone(),
             refresh: true,
+            account: self.account.clone(),
+            ..*self
         }
     }
 
@@ -84,7 +88,7 @@ impl Listings<'_> {
         };
         self.cache
             .0
-            .get_or_fetch(&self.key(repo), self.refresh, fetch)
+            .get_or_fetch(&self.key(repo), self.refresh.then_some(self.began), fetch)
             .await
     }
 

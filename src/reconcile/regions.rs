@@ -40,7 +40,7 @@ impl RegionCache {
         Fut: Future<Output = Result<Vec<String>, E>>,
     {
         let fetch = || async { Ok(Arc::new(fetch().await?.into_iter().collect())) };
-        self.0.get_or_fetch(&source.to_string(), false, fetch).await
+        self.0.get_or_fetch(&source.to_string(), None, fetch).await
     }
 }
 

@@ -57,12 +57,12 @@ impl<K: Eq + Hash + Clone, V: Clone> TtlCache<K, V> {
         slots.map.entry(key.clone()).or_default().clone()
     }
 
-    /// The cached value of `key` if it is fresh, else `fetch`'s (cached on success). With
-    /// `refresh`, fetches whatever is cached. Failures are not cached.
+    /// The cached value of `key` if it is fresh (and, given `fetched_since`, was fetched at
+    /// or after that instant), else `fetch`'s (cached on success). Failures are not cached.
     pub async fn get_or_fetch<E, Fut>(
         &self,
         key: &K,
-        refresh: bool,
+        fetched_since: Option<Instant>,
         fetch: impl FnOnce() -> Fut,
     ) -> Result<V, E>
     where
@@ -72,7 +72,7 @@ impl<K: Eq + Hash + Clone, V: Clone> TtlCache<K, V> {
         // Held across the fetch on purpose: it is what makes other callers wait for it.
         let mut entry = slot.lock().await;
         if let Some((at, value)) = entry.as_ref() {
-            if !refresh && at.elapsed() < self.ttl {
+            if at.elapsed() < self.ttl && fetched_since.map_or(true, |since| *at >= since) {
                 return Ok(value.clone());
             }
         }
@@ -106,7 +106,7 @@ mod tests {
     use super::*;
 
     #[tokio::test]
-    async fn concurrent_misses_fetch_once_and_refresh_fetches_again() {
+    async fn concurrent_misses_fetch_once_and_only_values_fetched_since_serve_a_refresh() {
         let cache: TtlCache<&str, u32> = TtlCache::new(Duration::from_secs(60));
         let fetches = AtomicU32::new(0);
         let fetch = || async {
@@ -115,17 +115,22 @@ mod tests {
             Ok::<_, ()>(7)
         };
         let (a, b) = tokio::join!(
-            cache.get_or_fetch(&"k", false, fetch),
-            cache.get_or_fetch(&"k", false, fetch)
+            cache.get_or_fetch(&"k", None, fetch),
+            cache.get_or_fetch(&"k", None, fetch)
         );
         assert_eq!((a, b), (Ok(7), Ok(7)));
         assert_eq!(fetches.load(Ordering::SeqCst), 1);
         cache.update(&"k", |v| *v += 1).await;
-        assert_eq!(cache.get_or_fetch(&"k", false, fetch).await, Ok(8));
-        assert_eq!(cache.get_or_fetch(&"k", true, fetch).await, Ok(7));
+        assert_eq!(cache.get_or_fetch(&"k", None, fetch).await, Ok(8));
+        let since = Instant::now();
+        assert_eq!(cache.get_or_fetch(&"k", Some(since), fetch).await, Ok(7));
+        assert_eq!(fetches.load(Ordering::SeqCst), 2);
+        // Fetched since: shared with the next pass that began before it.
+        cache.update(&"k", |v| *v += 1).await;
+        assert_eq!(cache.get_or_fetch(&"k", Some(since), fetch).await, Ok(8));
         assert_eq!(fetches.load(Ordering::SeqCst), 2);
         cache.forget(&"k").await;
-        assert_eq!(cache.get_or_fetch(&"k", false, fetch).await, Ok(7));
+        assert_eq!(cache.get_or_fetch(&"k", None, fetch).await, Ok(7));
         assert_eq!(fetches.load(Ordering::SeqCst), 3);
     }
 
@@ -133,7 +138,7 @@ mod tests {
     async fn keys_that_go_stale_are_swept_out() {
         let cache: TtlCache<u32, u32> = TtlCache::new(Duration::ZERO);
         for key in 0..1000 {
-            let value = cache.get_or_fetch(&key, false, || async { Ok::<_, ()>(key) });
+            let value = cache.get_or_fetch(&key, None, || async { Ok::<_, ()>(key) });
             assert_eq!(value.await, Ok(key));
         }
         let kept = cache.slots.lock().unwrap().map.len();
@@ -143,7 +148,7 @@ mod tests {
         let cache: TtlCache<u32, u32> = TtlCache::new(Duration::from_secs(60));
         for key in 0..200 {
             cache
-                .get_or_fetch(&key, false, || async { Ok::<_, ()>(key) })
+                .get_or_fetch(&key, None, || async { Ok::<_, ()>(key) })
                 .await
                 .unwrap();
         }
@@ -155,26 +160,26 @@ mod tests {
         let cache: TtlCache<&str, u32> = TtlCache::new(Duration::ZERO);
         assert_eq!(
             cache
-                .get_or_fetch(&"k", false, || async { Ok::<_, ()>(1) })
+                .get_or_fetch(&"k", None, || async { Ok::<_, ()>(1) })
                 .await,
             Ok(1)
         );
         assert_eq!(
             cache
-                .get_or_fetch(&"k", false, || async { Ok::<_, ()>(2) })
+                .get_or_fetch(&"k", None, || async { Ok::<_, ()>(2) })
                 .await,
             Ok(2)
         );
         assert_eq!(
             cache
-                .get_or_fetch(&"k", false, || async { Err::<u32, _>("down") })
+                .get_or_fetch(&"k", None, || async { Err::<u32, _>("down") })
                 .await,
             Err("down")
         );
         cache.update(&"nothing", |v| *v = 9).await;
         assert_eq!(
             cache
-                .get_or_fetch(&"nothing", false, || async { Ok::<_, ()>(3) })
+                .get_or_fetch(&"nothing", None, || async { Ok::<_, ()>(3) })
                 .await,
             Ok(3)
         );

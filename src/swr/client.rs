@@ -341,8 +341,12 @@ impl SwrApi for SwrClient {
         repo: &SourceRepo,
         target: &SyncTarget,
     ) -> Result<DeleteOutcome, SwrError> {
+        // SWR deletes by key, not by id: a repeat after an answer was lost would delete a
+        // task somebody made again under that key meanwhile. The next pass lists first and
+        // tells its own task from such a one by id (`docs/ownership.md`, "Task ids").
         let request = Self::repo_request(ops::DELETE_SYNC_TASK, repo, Method::DELETE, "sync_repo")
-            .json(target);
+            .json(target)
+            .idempotent(false);
         match self.cloud.call(&request).await {
             Ok(_) => Ok(DeleteOutcome::Deleted),
             Err(e) if e.is_service_not_found() || e.has_code(TASK_NOT_FOUND_CODE) => {
