@@ -72,7 +72,7 @@ impl<K: Eq + Hash + Clone, V: Clone> TtlCache<K, V> {
         // Held across the fetch on purpose: it is what makes other callers wait for it.
         let mut entry = slot.lock().await;
         if let Some((at, value)) = entry.as_ref() {
-            if at.elapsed() < self.ttl && fetched_since.map_or(true, |since| *at >= since) {
+            if at.elapsed() < self.ttl && fetched_since.is_none_or(|since| *at >= since) {
                 return Ok(value.clone());
             }
         }
