@@ -12,14 +12,17 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{Event, Namespace, Secret};
-use kube::api::{Api, DeleteParams, ListParams};
+use kube::api::{Api, DeleteParams, ListParams, PostParams};
 use kube::runtime::{watcher, WatchStreamExt};
+use kube::ResourceExt;
 use serde_json::{json, Value};
 use support::cluster;
 use support::operator::{in_sync_now, ready_reason, spec, Env, BOTH_DR, EAST_DR};
 use swr_sync_operator::api::spec::RECONCILE_REQUESTED_AT;
 use swr_sync_operator::api::status::{Ownership, TaskState, TaskStatus};
 use swr_sync_operator::api::ImageSyncRule;
+use swr_sync_operator::reconcile::pipeline::FINALIZER;
+use swr_sync_operator::reconcile::secrets::SECRET_FINALIZER;
 use swr_sync_operator::swr::model::CreateSyncTask;
 use swr_sync_operator::swr::{SourceRepo, SwrApi};
 
@@ -478,6 +481,48 @@ async fn a_secret_being_deleted_stays_while_live_rules_use_it_across_a_restart()
         secrets.get_opt("swr-credentials").await.unwrap().is_none()
     })
     .await;
+}
+
+#[tokio::test]
+async fn a_sharded_operator_keeps_the_secret_protected_while_another_shards_rules_use_it() {
+    // This operator watches only the rules labelled for this test (a label selector).
+    let mut env = Env::without_operator("own-shard").await;
+    env.all_namespaces = true;
+    env.create_secret("swr-credentials").await;
+    env.start_operator();
+    // A rule another deployment watches (another label) uses the same Secret and deletes
+    // its tasks: that deployment put its cleanup finalizer on it.
+    let theirs: ImageSyncRule = serde_json::from_value(json!({
+        "apiVersion": "swrsync.io/v1alpha1",
+        "kind": "ImageSyncRule",
+        "metadata": {"name": "theirs", "labels": {"shard": "other"}, "finalizers": [FINALIZER]},
+        "spec": spec(&["redis"], EAST_DR),
+    }))
+    .unwrap();
+    env.rules()
+        .create(&PostParams::default(), &theirs)
+        .await
+        .unwrap();
+    env.apply("ours", spec(&["nginx"], EAST_DR)).await.unwrap();
+    env.wait_ready("ours", "1/1 tasks in sync").await;
+    let secrets: Api<Secret> = Api::namespaced(env.client.clone(), &env.ns);
+    let protected = || async {
+        let secret = secrets.get("swr-credentials").await.unwrap();
+        secret.finalizers().iter().any(|f| f == SECRET_FINALIZER)
+    };
+    assert!(
+        protected().await,
+        "protected while this shard's rule uses it"
+    );
+
+    // This shard's last rule goes; the other shard's rule still needs the Secret.
+    env.delete("ours").await;
+    env.wait_for("ours", "ours gone", |r| r.is_none()).await;
+    assert_eq!(task_ids(&env).await, vec![], "ours deleted its task");
+    assert!(
+        protected().await,
+        "the finalizer stays while a rule this operator does not watch uses the Secret"
+    );
 }
 
 /// A rule's line for the cn-east-3 task.

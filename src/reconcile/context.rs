@@ -50,6 +50,9 @@ pub struct Context {
     pub transport: Arc<Transport>,
     /// Every rule the controller sees.
     pub rules: Store<ImageSyncRule>,
+    /// Whether `rules` holds only the rules a label selector picks (another deployment may
+    /// watch the rest).
+    pub sharded: bool,
     /// The same rules by the tasks they may want, for claims.
     pub claimants: Arc<ClaimantIndex>,
     /// Who publishes Events.
@@ -79,6 +82,8 @@ pub struct Context {
 pub struct RuleWatch {
     /// Every rule the controller sees.
     pub rules: Store<ImageSyncRule>,
+    /// Whether those are only the rules a label selector picks.
+    pub sharded: bool,
     /// The same rules by the tasks they may want or hold.
     pub claimants: Arc<ClaimantIndex>,
     /// Where reconciles of other rules are asked for.
@@ -100,6 +105,7 @@ impl Context {
         let (hss_debounce, list_ttl) = (config.hss_debounce, config.swr_list_ttl);
         let RuleWatch {
             rules,
+            sharded,
             claimants,
             waker,
             memo,
@@ -108,6 +114,7 @@ impl Context {
             client,
             transport,
             rules,
+            sharded,
             claimants,
             reporter,
             config,

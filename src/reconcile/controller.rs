@@ -169,6 +169,7 @@ pub async fn run(
     };
     let watch = RuleWatch {
         rules: reader.clone(),
+        sharded: config.label_selector.is_some(),
         claimants,
         waker,
         memo,

@@ -21,6 +21,9 @@ pub enum Error {
         /// Cause.
         source: kube::Error,
     },
+    /// Listing the rules of a namespace failed.
+    #[error("listing ImageSyncRules: {0}")]
+    ListRules(#[source] kube::Error),
     /// Writing the rule's status failed.
     #[error("writing status: {0}")]
     PatchStatus(#[source] kube::Error),
@@ -56,6 +59,7 @@ impl Error {
         match self {
             Self::GetSecret { .. } => "get_secret",
             Self::PatchSecret { .. } => "patch_secret",
+            Self::ListRules(_) => "list_rules",
             Self::PatchStatus(_) => "patch_status",
             Self::Finalizer(e) => match e.as_ref() {
                 finalizer::Error::ApplyFailed(inner) | finalizer::Error::CleanupFailed(inner) => {

@@ -6,7 +6,7 @@
 //! through `get` while reconciling.
 
 use k8s_openapi::api::core::v1::Secret;
-use kube::api::{Api, Patch, PatchParams};
+use kube::api::{Api, ListParams, Patch, PatchParams};
 use kube::ResourceExt;
 use serde_json::json;
 
@@ -77,21 +77,33 @@ async fn keep(secrets: &Api<Secret>, secret: &Secret) -> Result<(), Error> {
 
 /// Removes the finalizer from `namespace/name` if no rule that deletes its tasks uses the
 /// Secret any more (`leaving`: a rule whose cleanup has just finished, still in the cache).
+/// An operator that watches only the rules a label selector picks asks the API server
+/// before it removes the finalizer: rules another deployment watches may use the Secret.
 pub async fn release_if_unused(
     ctx: &Context,
     namespace: &str,
     name: &str,
     leaving: Option<&RuleName>,
 ) -> Result<(), Error> {
-    let used = ctx.rules.state().iter().any(|r| {
+    let uses = |r: &ImageSyncRule| {
         r.namespace().as_deref() == Some(namespace)
             && r.spec.credentials_secret_ref.name == name
             && r.spec.deletion_policy == DeletionPolicy::Delete
             && r.finalizers().iter().any(|f| f == FINALIZER)
             && Some(&name_of(r)) != leaving
-    });
-    if used {
+    };
+    if ctx.rules.state().iter().any(|r| uses(r)) {
         return Ok(());
+    }
+    if ctx.sharded {
+        let rules: Api<ImageSyncRule> = Api::namespaced(ctx.client.clone(), namespace);
+        let all = rules
+            .list(&ListParams::default())
+            .await
+            .map_err(Error::ListRules)?;
+        if all.items.iter().any(uses) {
+            return Ok(());
+        }
     }
     let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), namespace);
     let failed = |source| Error::PatchSecret {
