@@ -47,9 +47,16 @@ pub async fn apply(
                 .await
                 .map(made(Change::Created)),
             Action::Replace { settings, .. } => match swr.delete_sync_task(&repo, &target).await {
-                Ok(_) => create(swr, &repo, &target, *settings)
-                    .await
-                    .map(made(Change::Replaced)),
+                Ok(_) => {
+                    // The old task is gone: its id must not outlive it in the status, where
+                    // it would make the rule's new task look made outside.
+                    if let Some(line) = report.tasks.get_mut(key) {
+                        line.id = None;
+                    }
+                    create(swr, &repo, &target, *settings)
+                        .await
+                        .map(made(Change::Replaced))
+                }
                 Err(e) => Err(e),
             },
             Action::Delete { settings, .. } => swr
@@ -164,5 +171,99 @@ async fn create(
     } else {
         tracing::info!(repo = %repo, id = task.id, error = %error, "create refused: somebody else made the task");
         Ok(Made::Outside(found))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::status::Ownership;
+    use crate::cloud::ApiError;
+    use crate::swr::model::{ManualSync, SyncTask};
+    use crate::swr::DeleteOutcome;
+
+    /// SWR where deletes succeed and every create and listing times out: a create whose
+    /// answer is lost, and the listing meant to find out fails too.
+    struct LostAnswers;
+
+    fn timeout(operation: &'static str) -> ApiError {
+        ApiError::without_response(operation, ErrorClass::Timeout, "timed out")
+    }
+
+    impl SwrApi for LostAnswers {
+        async fn list_sync_tasks(&self, repo: &SourceRepo) -> Result<Vec<SyncTask>, SwrError> {
+            let (repo, error) = (repo.clone(), timeout("swr.list_sync_tasks"));
+            Err(SwrError::ListSyncTasks { repo, error })
+        }
+
+        async fn create_sync_task(
+            &self,
+            repo: &SourceRepo,
+            task: &CreateSyncTask,
+        ) -> Result<(), SwrError> {
+            let target = SyncTarget {
+                remote_region_id: task.remote_region_id.clone(),
+                remote_namespace: task.remote_namespace.clone(),
+            };
+            let (repo, error) = (repo.clone(), timeout("swr.create_sync_task"));
+            Err(SwrError::CreateSyncTask {
+                repo,
+                target,
+                error,
+            })
+        }
+
+        async fn delete_sync_task(
+            &self,
+            _: &SourceRepo,
+            _: &SyncTarget,
+        ) -> Result<DeleteOutcome, SwrError> {
+            Ok(DeleteOutcome::Deleted)
+        }
+
+        async fn sync_images(
+            &self,
+            _: &SourceRepo,
+            _: &ManualSync,
+        ) -> Result<Vec<String>, SwrError> {
+            unreachable!("not part of apply")
+        }
+    }
+
+    #[tokio::test]
+    async fn a_replace_that_deleted_the_old_task_forgets_its_id_even_when_the_create_fails() {
+        let key = TaskKey {
+            source_region: "cn-north-4".into(),
+            source_organization: "platform".into(),
+            repository: "nginx".into(),
+            target_region: "cn-east-3".into(),
+            target_organization: "dr".into(),
+        };
+        let (old, new) = (
+            Settings {
+                override_existing: false,
+                sync_auto: true,
+            },
+            Settings {
+                override_existing: true,
+                sync_auto: true,
+            },
+        );
+        let mut report = Report::default();
+        let line = TaskLine::new(old, TaskState::Pending, Some(7), Some(Ownership::Created));
+        report.tasks.insert(key.clone(), line);
+        let replace = Action::Replace {
+            key: key.clone(),
+            id: Some(7),
+            settings: new,
+            ownership: Ownership::Created,
+        };
+        let changes = apply(&LostAnswers, &[replace], &mut report).await;
+        assert!(changes.is_empty());
+        let line = &report.tasks[&key];
+        assert_eq!(line.state, TaskState::Failed);
+        // Task 7 is gone; the task there now may be the rule's new one. Keeping 7 would
+        // make it look made outside (`plan::remade`), and leave it with no owner.
+        assert_eq!(line.id, None);
     }
 }

@@ -5,7 +5,7 @@ use std::borrow::Borrow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use super::claims::{claims, desired_tasks, Others};
+use super::claims::{claims, desired_tasks, handed_over_ids, Others};
 use super::ledger::Ledger;
 use super::listings::Listings;
 use super::observe::{observe, source_repo, Observation};
@@ -51,10 +51,13 @@ pub async fn assess<R: Borrow<ImageSyncRule>>(
         _ => None,
     });
     let givers: BTreeSet<RuleName> = givers.collect();
+    let handed = handed_over_ids(&claims, &rules);
     // An owned task SWR lists under another id than the recorded one was deleted and made
-    // again by somebody else: not the rule's any more (`plan::remade`).
+    // again by somebody else: not the rule's any more (`plan::remade`); nor, handed over,
+    // under another id than its giver recorded, is it the giver's to hand over.
     let input_for = |observation: &Observation| {
         let ids = owns.iter().map(|(k, l)| (k, l.id));
+        let ids = ids.chain(handed.iter().map(|(k, id)| (k, *id)));
         let gone = remade(ids, &observation.tasks);
         let input = PlanInput {
             desired: desired.clone(),
@@ -64,7 +67,11 @@ pub async fn assess<R: Borrow<ImageSyncRule>>(
                 .filter(|(k, _)| !gone.contains_key(*k))
                 .filter_map(|(k, l)| Some((k.clone(), l.ownership?)))
                 .collect(),
-            claims: claims.clone(),
+            claims: claims
+                .iter()
+                .filter(|(k, _)| !gone.contains_key(*k))
+                .map(|(k, c)| (k.clone(), c.clone()))
+                .collect(),
             prune: rule.spec.prune,
             adopt: rule.spec.existing_tasks == ExistingTasks::Adopt,
         };

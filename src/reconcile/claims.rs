@@ -145,6 +145,30 @@ pub fn claims<R: Borrow<ImageSyncRule>>(
 
 /// Who holds each of `keys` as the cached inventories of `others` say (an owner keeping a
 /// task beats one releasing it; ties go by name, whatever order the candidates come in).
+/// The SWR id each task handed over to this rule had when its giver last recorded it (from
+/// the giver's status as `rules` hold it; `None` when unknown), for `plan::remade`: a task
+/// listed under another id was deleted and made again by somebody else since, and is not
+/// the giver's to hand over.
+pub fn handed_over_ids<R: Borrow<ImageSyncRule>>(
+    claims: &BTreeMap<TaskKey, Claim>,
+    rules: &[R],
+) -> BTreeMap<TaskKey, Option<i64>> {
+    claims
+        .iter()
+        .filter_map(|(key, claim)| {
+            let Claim::HandedOver(giver) = claim else {
+                return None;
+            };
+            let giver = rules
+                .iter()
+                .map(Borrow::borrow)
+                .find(|r| name_of(r) == *giver);
+            let id = giver.and_then(|g| owned(g.status.as_ref()).remove(key)?.id);
+            Some((key.clone(), id))
+        })
+        .collect()
+}
+
 fn cached_holdings(
     keys: &BTreeSet<&TaskKey>,
     others: &[&ImageSyncRule],
@@ -261,6 +285,45 @@ mod tests {
             }),
             message: None,
         }
+    }
+
+    #[test]
+    fn a_task_handed_over_is_compared_with_the_id_its_giver_recorded() {
+        let me = rule("me", 1, &["nginx"]);
+        let t = nginx(&me);
+        let created = Some(Ownership::Created);
+        let mut giver = rule("giver", 5, &["nginx"]);
+        let releasing = line(&t, TaskState::Releasing, created, Some("me"));
+        status_with(&mut giver, "InSync", vec![releasing.clone()]);
+        let handed: BTreeMap<TaskKey, Claim> =
+            [(t.clone(), Claim::HandedOver(name("giver")))].into();
+        let held: BTreeMap<TaskKey, Claim> = [(t.clone(), Claim::Held(name("giver")))].into();
+        assert_eq!(
+            handed_over_ids(&handed, &[&giver]),
+            [(t.clone(), Some(1))].into()
+        );
+        assert_eq!(
+            handed_over_ids(&held, &[&giver]),
+            BTreeMap::new(),
+            "only hand-overs"
+        );
+        status_with(
+            &mut giver,
+            "InSync",
+            vec![TaskStatus {
+                id: None,
+                ..releasing
+            }],
+        );
+        assert_eq!(
+            handed_over_ids(&handed, &[&giver]),
+            [(t.clone(), None)].into(),
+            "an id never recorded proves nothing"
+        );
+        assert_eq!(
+            handed_over_ids(&handed, &[] as &[&ImageSyncRule]),
+            [(t, None)].into()
+        );
     }
 
     fn name(n: &str) -> RuleName {
