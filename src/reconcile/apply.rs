@@ -232,13 +232,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_replace_that_deleted_the_old_task_forgets_its_id_even_when_the_create_fails() {
-        let key = TaskKey {
-            source_region: "cn-north-4".into(),
-            source_organization: "platform".into(),
-            repository: "nginx".into(),
-            target_region: "cn-east-3".into(),
-            target_organization: "dr".into(),
-        };
+        let key = TaskKey::sample("nginx", "cn-east-3");
         let (old, new) = (
             Settings {
                 override_existing: false,

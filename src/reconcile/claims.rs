@@ -143,8 +143,6 @@ pub fn claims<R: Borrow<ImageSyncRule>>(
     out
 }
 
-/// Who holds each of `keys` as the cached inventories of `others` say (an owner keeping a
-/// task beats one releasing it; ties go by name, whatever order the candidates come in).
 /// The SWR id each task handed over to this rule had when its giver last recorded it (from
 /// the giver's status as `rules` hold it; `None` when unknown), for `plan::remade`: a task
 /// listed under another id was deleted and made again by somebody else since, and is not
@@ -169,6 +167,8 @@ pub fn handed_over_ids<R: Borrow<ImageSyncRule>>(
         .collect()
 }
 
+/// Who holds each of `keys` as the cached inventories of `others` say (an owner keeping a
+/// task beats one releasing it; ties go by name, whatever order the candidates come in).
 fn cached_holdings(
     keys: &BTreeSet<&TaskKey>,
     others: &[&ImageSyncRule],

@@ -168,13 +168,7 @@ mod tests {
     use crate::reconcile::plan::Settings;
 
     fn key(repo: &str) -> TaskKey {
-        TaskKey {
-            source_region: "cn-north-4".into(),
-            source_organization: "platform".into(),
-            repository: repo.into(),
-            target_region: "cn-east-3".into(),
-            target_organization: "dr".into(),
-        }
+        TaskKey::sample(repo, "cn-east-3")
     }
 
     fn line(state: TaskState, ownership: Option<Ownership>) -> TaskLine {

@@ -220,13 +220,7 @@ mod tests {
     use super::*;
 
     fn key(repo: &str) -> TaskKey {
-        TaskKey {
-            source_region: "cn-north-4".into(),
-            source_organization: "platform".into(),
-            repository: repo.into(),
-            target_region: "cn-east-3".into(),
-            target_organization: "dr".into(),
-        }
+        TaskKey::sample(repo, "cn-east-3")
     }
 
     fn rule(name: &str) -> RuleName {

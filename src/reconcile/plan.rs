@@ -23,6 +23,20 @@ pub struct TaskKey {
     pub target_organization: String,
 }
 
+#[cfg(test)]
+impl TaskKey {
+    /// cn-north-4/platform/`repo` to `region`/dr: the key unit tests use.
+    pub fn sample(repo: &str, region: &str) -> Self {
+        Self {
+            source_region: "cn-north-4".into(),
+            source_organization: "platform".into(),
+            repository: repo.into(),
+            target_region: region.into(),
+            target_organization: "dr".into(),
+        }
+    }
+}
+
 /// The mutable part of a task; SWR cannot update it, only delete and create.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Settings {
@@ -277,13 +291,7 @@ mod tests {
     use super::*;
 
     fn key(repo: &str, region: &str) -> TaskKey {
-        TaskKey {
-            source_region: "cn-north-4".into(),
-            source_organization: "platform".into(),
-            repository: repo.into(),
-            target_region: region.into(),
-            target_organization: "dr".into(),
-        }
+        TaskKey::sample(repo, region)
     }
 
     const AUTO: Settings = Settings {

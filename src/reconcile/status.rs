@@ -221,13 +221,7 @@ mod tests {
     use crate::reconcile::report::Problem;
 
     fn report(state: TaskState, problem: Option<Problem>) -> Report {
-        let key = TaskKey {
-            source_region: "cn-north-4".into(),
-            source_organization: "platform".into(),
-            repository: "nginx".into(),
-            target_region: "cn-east-3".into(),
-            target_organization: "dr".into(),
-        };
+        let key = TaskKey::sample("nginx", "cn-east-3");
         let line = TaskLine::new(
             Settings {
                 override_existing: false,
