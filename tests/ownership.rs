@@ -126,9 +126,11 @@ async fn overlapping_rules_deleted_together_leave_no_task_behind() {
         .await
         .unwrap();
 
-    // As `kubectl delete isr a b`, a namespace deletion or a GitOps prune does.
-    env.delete("a").await;
+    // As `kubectl delete isr b a`, a namespace deletion or a GitOps prune does. b goes first
+    // so that a's cleanup surely sees it being deleted: in the other order a may hand the
+    // task to b while b is still live (then b owns it and its own cleanup deletes it).
     env.delete("b").await;
+    env.delete("a").await;
     env.wait_for("a", "a gone", |r| r.is_none()).await;
     assert_eq!(
         task_ids(&env).await,
