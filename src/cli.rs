@@ -14,7 +14,7 @@ use crate::cloud::{Transport, TransportConfig};
 use crate::leader::LeaseConfig;
 use crate::metrics::Metrics;
 use crate::reconcile::context::ReconcilerConfig;
-use crate::reconcile::controller::ControllerConfig;
+use crate::reconcile::controller::{default_concurrency, ControllerConfig};
 use crate::run::{self, Settings};
 use crate::telemetry::LogFormat;
 
@@ -56,9 +56,11 @@ pub struct RunArgs {
     /// Watch only rules matching this label selector (to split rules between deployments).
     #[arg(long, env = "SWR_SYNC_LABEL_SELECTOR")]
     pub label_selector: Option<String>,
-    /// Rules reconciled at once.
-    #[arg(long, env = "SWR_SYNC_CONCURRENCY", default_value_t = 4)]
-    pub concurrency: u16,
+    /// Rules reconciled at once (default: as many as cloud requests may be in flight,
+    /// `--swr-max-in-flight`, and at least 8). The rate limit, not this, paces the cloud
+    /// calls; a rule mostly waits for them, so this only has to keep the limiter busy.
+    #[arg(long, env = "SWR_SYNC_CONCURRENCY")]
+    pub concurrency: Option<u16>,
     /// HSS enterprise project for image list refreshes (e.g. `all_granted_eps`), for rules
     /// that set none.
     #[arg(long, env = "SWR_SYNC_HSS_ENTERPRISE_PROJECT_ID")]
@@ -172,6 +174,10 @@ pub struct CloudArgs {
     /// Cloud API calls allowed in a burst.
     #[arg(long, env = "SWR_SYNC_SWR_BURST", default_value_t = 20)]
     pub swr_burst: u32,
+    /// Cloud API requests in flight at once, for the whole process (default: one second of
+    /// calls at `--swr-qps`, so that the rate limit governs at any latency under a second).
+    #[arg(long, env = "SWR_SYNC_SWR_MAX_IN_FLIGHT", value_parser = clap::value_parser!(u32).range(1..))]
+    pub swr_max_in_flight: Option<u32>,
     /// Per-request timeout.
     #[arg(long, env = "SWR_SYNC_SWR_TIMEOUT", default_value = "15s", value_parser = parse_duration)]
     pub swr_timeout: Duration,
@@ -198,6 +204,7 @@ impl CloudArgs {
             timeout: self.swr_timeout,
             qps: self.swr_qps,
             burst: self.swr_burst,
+            max_in_flight: self.swr_max_in_flight,
             retry: RetryPolicy {
                 max_retries: self.swr_max_retries,
                 ..RetryPolicy::default()
@@ -217,7 +224,10 @@ impl RunArgs {
             controller: ControllerConfig {
                 namespace: self.namespace,
                 label_selector: self.label_selector,
-                concurrency: self.concurrency.max(1),
+                concurrency: self
+                    .concurrency
+                    .unwrap_or_else(|| default_concurrency(transport.config().in_flight()))
+                    .max(1),
                 reporter: "swr-sync-operator".into(),
                 reconciler: ReconcilerConfig {
                     hss_enterprise_project_id: self.hss_enterprise_project_id,

@@ -104,7 +104,7 @@ impl Metrics {
         let limiter_wait = seconds_buckets();
         registry.register(
             "rate_limiter_wait_seconds",
-            "Time a cloud call waited for the client-side rate limiter",
+            "Time a cloud call waited for a slot among the requests in flight and a rate-limiter token",
             limiter_wait.clone(),
         );
         let rules = Family::<Ready, Gauge>::default();

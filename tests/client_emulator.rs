@@ -45,6 +45,7 @@ impl Setup {
             timeout: Duration::from_secs(2),
             qps: 1000.0,
             burst: 1000,
+            max_in_flight: None,
             retry: RetryPolicy {
                 max_retries: 2,
                 base: Duration::from_millis(10),

@@ -32,21 +32,23 @@ pub struct Args {
     /// Targets per rule (T).
     #[arg(long, default_value_t = 2)]
     pub targets: usize,
-    /// Emulator latency per SWR call, in milliseconds.
-    #[arg(long, default_value_t = 20)]
-    pub latency_ms: u64,
+    /// Emulator latency per SWR call, in milliseconds; a comma-separated list runs the
+    /// scenarios once per latency (a sweep), each on a fresh namespace and emulator.
+    #[arg(long, value_delimiter = ',', default_value = "20")]
+    pub latency_ms: Vec<u64>,
     /// Emulator qps cap (more calls in a second are answered 429). The operator's own
     /// `--swr-qps` is set to it, as a user sets it to the account's quota.
     #[arg(long, default_value_t = 100.0)]
     pub qps: f64,
-    /// The operator's `--concurrency`.
-    #[arg(long, default_value_t = 8)]
-    pub concurrency: usize,
+    /// The operator's `--concurrency` (default: the operator's own default).
+    #[arg(long)]
+    pub concurrency: Option<usize>,
     /// The operator binary to measure (default: this build's), e.g. the image's musl build
     /// from `cargo build --release --target x86_64-unknown-linux-musl`.
     #[arg(long)]
     pub operator_bin: Option<PathBuf>,
-    /// Skip the Python SDK script peer.
+    /// Skip the Python SDK script peer. (In a sweep it runs at the first latency only: it
+    /// makes its calls one after another, so its time is latency x calls.)
     #[arg(long)]
     pub no_script: bool,
     /// Where to write the JSON report (also printed).
@@ -64,9 +66,9 @@ impl Args {
             rules: 24,
             repos: 8,
             targets: 2,
-            latency_ms: 5,
+            latency_ms: vec![5],
             qps: 200.0,
-            concurrency: 4,
+            concurrency: None,
             operator_bin: None,
             no_script: false,
             json: None,
@@ -79,15 +81,23 @@ impl Args {
 async fn main() {
     let parsed = Args::parse();
     let args = if parsed.bench { parsed } else { Args::smoke() };
-    let results = run::all(&args).await;
-    print!("{}", report::table(&args, &results));
-    let json = serde_json::to_string_pretty(&report::json(&args, &results)).unwrap();
+    let mut sweep = Vec::new();
+    for (i, &latency) in args.latency_ms.iter().enumerate() {
+        let script = !args.no_script && i == 0;
+        let results = run::all(&args, latency, script).await;
+        print!("{}", report::table(&args, latency, &results));
+        if !args.bench {
+            report::check_smoke(&results, args.rules);
+        }
+        sweep.push((latency, results));
+    }
+    print!("{}", report::sweep_table(&args, &sweep));
+    let json = serde_json::to_string_pretty(&report::json(&args, &sweep)).unwrap();
     println!("{json}");
     if let Some(path) = &args.json {
         std::fs::write(path, &json).expect("writing the JSON report");
     }
     if !args.bench {
-        report::check_smoke(&results);
         println!("smoke run passed");
     }
 }

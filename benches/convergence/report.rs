@@ -59,15 +59,21 @@ fn operator_binary(args: &Args) -> String {
     binary.display().to_string()
 }
 
-/// The human-readable report.
-pub fn table(args: &Args, results: &Results) -> String {
+/// The operator's concurrency as run: the flag, or its default.
+fn concurrency(args: &Args) -> String {
+    args.concurrency
+        .map_or("(default)".into(), |c| c.to_string())
+}
+
+/// The human-readable report of one latency.
+pub fn table(args: &Args, latency_ms: u64, results: &Results) -> String {
     let mut out = String::new();
     let w = &mut out;
     writeln!(w, "\nConvergence benchmark on {}", machine()).unwrap();
     writeln!(
         w,
-        "N={} rules, R={} repositories, T={} targets; emulator latency {} ms, qps cap {}; operator --concurrency {}",
-        args.rules, args.repos, args.targets, args.latency_ms, args.qps, args.concurrency
+        "N={} rules, R={} repositories, T={} targets; emulator latency {latency_ms} ms, qps cap {}; operator --concurrency {}",
+        args.rules, args.repos, args.targets, args.qps, concurrency(args)
     )
     .unwrap();
     writeln!(w, "operator binary {}", operator_binary(args)).unwrap();
@@ -165,8 +171,68 @@ fn measured_json(m: &Measured) -> Value {
     })
 }
 
-/// The machine-readable report.
-pub fn json(args: &Args, results: &Results) -> Value {
+/// One line per latency and scenario: the operator's time against the limit, calls against
+/// L, 429s, Kubernetes writes and peak RSS.
+pub fn sweep_table(args: &Args, sweep: &[(u64, Results)]) -> String {
+    let mut out = String::new();
+    let w = &mut out;
+    writeln!(
+        w,
+        "\nLatency sweep: N={} R={} T={}, qps cap {}, operator --concurrency {}",
+        args.rules,
+        args.repos,
+        args.targets,
+        args.qps,
+        concurrency(args)
+    )
+    .unwrap();
+    writeln!(
+        w,
+        "  {:>7} {:<6} {:>6} {:>8} {:>8} {:>8} {:>6} {:>9} {:>10}",
+        "latency", "pass", "L", "wall s", "t/limit", "calls/L", "429s", "k8s wr", "peak RSS"
+    )
+    .unwrap();
+    for (latency, results) in sweep {
+        for scenario in SCENARIOS {
+            let l = results.lower_bound[&scenario];
+            let m = &results.operator[&scenario];
+            let limit = l as f64 / args.qps;
+            // Leases renew with time, not with work.
+            let writes = (m.writes.iter())
+                .filter(|(kind, _)| *kind != "leases")
+                .fold(0.0, |sum, (_, n)| sum + n);
+            writeln!(
+                w,
+                "  {:>5}ms {:<6} {l:>6} {:>8.2} {:>8.2} {:>8.2} {:>6} {writes:>9} {:>10}",
+                latency,
+                scenario.name(),
+                m.seconds,
+                m.seconds / limit,
+                m.total_calls() as f64 / l as f64,
+                m.throttled,
+                mib(m.peak_rss)
+            )
+            .unwrap();
+        }
+    }
+    out
+}
+
+/// The machine-readable report: one run per latency.
+pub fn json(args: &Args, sweep: &[(u64, Results)]) -> Value {
+    let runs: Vec<Value> = sweep
+        .iter()
+        .map(|(latency, results)| run_json(args, *latency, results))
+        .collect();
+    json!({
+        "machine": machine(),
+        "rules": args.rules, "repositories": args.repos, "targets": args.targets,
+        "qpsCap": args.qps, "concurrency": args.concurrency,
+        "operatorBinary": operator_binary(args), "runs": runs,
+    })
+}
+
+fn run_json(args: &Args, latency_ms: u64, results: &Results) -> Value {
     let scenarios: Vec<Value> = SCENARIOS
         .iter()
         .map(|&s| {
@@ -182,17 +248,13 @@ pub fn json(args: &Args, results: &Results) -> Value {
             })
         })
         .collect();
-    json!({
-        "machine": machine(),
-        "rules": args.rules, "repositories": args.repos, "targets": args.targets,
-        "latencyMs": args.latency_ms, "qpsCap": args.qps, "concurrency": args.concurrency,
-        "operatorBinary": operator_binary(args), "scenarios": scenarios,
-    })
+    json!({"latencyMs": latency_ms, "scenarios": scenarios})
 }
 
 /// What the smoke run must show beyond convergence (checked while measuring): a no-op pass
-/// writes nothing to rules, statuses or Events and changes no task; the script ran.
-pub fn check_smoke(results: &Results) {
+/// writes nothing to rules, statuses or Events and changes no task; a cold rule costs at
+/// most its finalizer, two status writes and two Events; the script ran.
+pub fn check_smoke(results: &Results, rules: usize) {
     let noop = &results.operator[&Scenario::NoOp];
     for kind in ["imagesyncrules", "imagesyncrules/status", "events"] {
         assert_eq!(
@@ -210,6 +272,14 @@ pub fn check_smoke(results: &Results) {
             noop.calls
         );
     }
+    let cold = &results.operator[&Scenario::Cold];
+    let rules = rules as f64;
+    let written = |kind: &str| cold.writes.get(kind).copied().unwrap_or_default();
+    assert!(
+        written("imagesyncrules/status") <= 2.0 * rules && written("events") <= 2.0 * rules,
+        "a cold rule wrote more than two statuses or two Events: {:?}",
+        cold.writes
+    );
     assert_eq!(
         results.script.len(),
         3,

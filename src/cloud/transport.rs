@@ -1,5 +1,6 @@
-//! The HTTP pipeline every cloud call goes through: rate limit, authentication headers and
-//! signature, per-request timeout, retries of idempotent calls, error classification.
+//! The HTTP pipeline every cloud call goes through: cap on requests in flight, rate limit,
+//! authentication headers and signature, per-request timeout, retries of idempotent calls,
+//! error classification.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -7,6 +8,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use rand::Rng;
+use tokio::sync::Semaphore;
 
 use super::endpoint::Endpoints;
 use super::error::{ApiError, ErrorClass};
@@ -67,8 +69,20 @@ pub struct TransportConfig {
     pub qps: f64,
     /// Calls allowed at once after idling.
     pub burst: u32,
+    /// Requests in flight at once, for the whole process; `None`: [`TransportConfig::in_flight`].
+    pub max_in_flight: Option<u32>,
     /// Retry policy for idempotent calls.
     pub retry: RetryPolicy,
+}
+
+impl TransportConfig {
+    /// The cap on requests in flight. By default one second of calls at `qps`: by Little's
+    /// law (in flight = rate x latency) the rate limiter stays the only governor while the
+    /// cloud answers within a second, whatever the latency below that; when it slows down
+    /// further, the cap stops the process from piling up open requests on it.
+    pub fn in_flight(&self) -> u32 {
+        self.max_in_flight.unwrap_or(self.qps.ceil() as u32).max(1)
+    }
 }
 
 impl Default for TransportConfig {
@@ -78,6 +92,7 @@ impl Default for TransportConfig {
             timeout: Duration::from_secs(15),
             qps: 10.0,
             burst: 20,
+            max_in_flight: None,
             retry: RetryPolicy::default(),
         }
     }
@@ -87,6 +102,7 @@ impl Default for TransportConfig {
 #[derive(Debug)]
 pub struct Transport {
     http: reqwest::Client,
+    in_flight: Semaphore,
     limiter: RateLimiter,
     config: TransportConfig,
     metrics: Option<Arc<Metrics>>,
@@ -103,6 +119,7 @@ impl Transport {
             .build()?;
         Ok(Self {
             http,
+            in_flight: Semaphore::new(config.in_flight() as usize),
             limiter: RateLimiter::new(config.qps, config.burst),
             config,
             metrics: None,
@@ -169,9 +186,17 @@ impl Transport {
         let body = request.body.clone().unwrap_or_default();
         let headers = self.auth_headers(request, auth, &url, host, &body);
 
-        let waited = self.limiter.acquire().await;
+        // The slot first, then the token: a token taken while waiting for a slot would be
+        // spent idle, and the rate would fall below the limit.
+        let queued = std::time::Instant::now();
+        let _slot = self
+            .in_flight
+            .acquire()
+            .await
+            .expect("the semaphore is never closed");
+        self.limiter.acquire().await;
         if let Some(metrics) = &self.metrics {
-            metrics.rate_limited(waited);
+            metrics.rate_limited(queued.elapsed());
         }
         let started = std::time::Instant::now();
         let result = self.exchange(request, url, body, headers).await;

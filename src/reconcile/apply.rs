@@ -1,5 +1,8 @@
-//! The apply step: carry out a plan's actions against SWR, one at a time (the transport's
-//! rate limit paces them), recording each outcome in the pass report.
+//! The apply step: carry out a plan's actions against SWR, all at once (the transport's cap
+//! on requests in flight and its rate limit pace them), then fold the outcomes into the pass
+//! report in plan order.
+
+use futures::future::join_all;
 
 use super::observe::source_repo;
 use super::plan::{Action, ObservedTask, Settings, TaskKey};
@@ -20,90 +23,125 @@ pub enum Change {
     Deleted,
 }
 
-/// Applies `actions`; returns the changes made, in order.
+/// Applies `actions`; returns the changes made, in plan order. The actions concern distinct
+/// tasks, so they run concurrently; a replace deletes before it creates, within its own
+/// action.
 pub async fn apply(
     swr: &impl SwrApi,
     actions: &[Action],
     report: &mut Report,
 ) -> Vec<(Change, TaskKey, Settings)> {
+    let outcomes = join_all(actions.iter().map(|action| carry_out(swr, action))).await;
     let mut changes = Vec::new();
-    for action in actions {
-        let key = action.key();
-        let Some(repo) = source_repo(key) else {
-            continue;
-        };
-        let target = SyncTarget {
-            remote_region_id: key.target_region.clone(),
-            remote_namespace: key.target_organization.clone(),
-        };
-        let made = |change| {
-            move |outcome| match outcome {
-                Made::Ours(id) => Ok((change, action_settings(action), id)),
-                Made::Outside(found) => Err(found),
-            }
-        };
-        let result = match action {
-            Action::Create { settings, .. } => create(swr, &repo, &target, *settings)
-                .await
-                .map(made(Change::Created)),
-            Action::Replace { settings, .. } => match swr.delete_sync_task(&repo, &target).await {
-                Ok(_) => {
-                    // The old task is gone: its id must not outlive it in the status, where
-                    // it would make the rule's new task look made outside.
-                    if let Some(line) = report.tasks.get_mut(key) {
-                        line.id = None;
-                    }
-                    create(swr, &repo, &target, *settings)
-                        .await
-                        .map(made(Change::Replaced))
-                }
-                Err(e) => Err(e),
-            },
-            Action::Delete { settings, .. } => swr
-                .delete_sync_task(&repo, &target)
-                .await
-                .map(|_| Ok((Change::Deleted, *settings, None))),
-        };
-        let result = match result {
-            Ok(Err(found)) => {
-                // Somebody else made it meanwhile: external, not ours to keep or replace.
-                let mut line = TaskLine::new(found.settings, TaskState::External, found.id, None);
-                if found.settings != action_settings(action) {
-                    line.message =
-                        Some("made outside the operator meanwhile, with other settings".into());
-                }
-                report.tasks.insert(key.clone(), line);
-                continue;
-            }
-            Ok(Ok(done)) => Ok(done),
-            Err(e) => Err(e),
-        };
-        match result {
-            Ok((Change::Deleted, settings, _)) => {
-                report.tasks.remove(key);
-                report.changes += 1;
-                changes.push((Change::Deleted, key.clone(), settings));
-            }
-            Ok((change, settings, id)) => {
-                let line = TaskLine::new(settings, TaskState::InSync, id, Some(action.ownership()));
-                report.tasks.insert(key.clone(), line);
-                report.changes += 1;
-                changes.push((change, key.clone(), settings));
-            }
-            Err(e) => {
-                let message = e.to_string();
-                if let Some(line) = report.tasks.get_mut(key) {
-                    line.state = TaskState::Failed;
-                    line.message = Some(message.clone());
-                }
-                report.add_problem(Problem::from_api(
-                    e.api(),
-                    format!("{}: {message}", describe(key)),
-                ));
-            }
+    for (action, outcome) in actions.iter().zip(outcomes) {
+        if let Some(change) = fold(action, outcome, report) {
+            changes.push(change);
         }
     }
     changes
+}
+
+/// What one action came to.
+enum Outcome {
+    /// Done: the change made and, for a created task, its id when known.
+    Done(Change, Option<i64>),
+    /// A task somebody else made first is there.
+    Outside(ObservedTask),
+    /// The call failed; `old_gone`: a replace deleted the old task before its create failed.
+    Failed { error: SwrError, old_gone: bool },
+    /// The key names no valid repository (the plan never makes one).
+    Skipped,
+}
+
+/// Makes the calls of one action.
+async fn carry_out(swr: &impl SwrApi, action: &Action) -> Outcome {
+    let key = action.key();
+    let Some(repo) = source_repo(key) else {
+        return Outcome::Skipped;
+    };
+    let target = SyncTarget {
+        remote_region_id: key.target_region.clone(),
+        remote_namespace: key.target_organization.clone(),
+    };
+    let made = |change, old_gone, result| match result {
+        Ok(Made::Ours(id)) => Outcome::Done(change, id),
+        Ok(Made::Outside(found)) => Outcome::Outside(found),
+        Err(error) => Outcome::Failed { error, old_gone },
+    };
+    match action {
+        Action::Create { settings, .. } => {
+            let result = create(swr, &repo, &target, *settings).await;
+            made(Change::Created, false, result)
+        }
+        Action::Replace { settings, .. } => match swr.delete_sync_task(&repo, &target).await {
+            Ok(_) => {
+                let result = create(swr, &repo, &target, *settings).await;
+                made(Change::Replaced, true, result)
+            }
+            Err(error) => Outcome::Failed {
+                error,
+                old_gone: false,
+            },
+        },
+        Action::Delete { .. } => match swr.delete_sync_task(&repo, &target).await {
+            Ok(_) => Outcome::Done(Change::Deleted, None),
+            Err(error) => Outcome::Failed {
+                error,
+                old_gone: false,
+            },
+        },
+    }
+}
+
+/// Records one action's outcome in the report; returns the change it made, if any.
+fn fold(
+    action: &Action,
+    outcome: Outcome,
+    report: &mut Report,
+) -> Option<(Change, TaskKey, Settings)> {
+    let key = action.key();
+    let settings = action_settings(action);
+    match outcome {
+        Outcome::Skipped => None,
+        Outcome::Done(Change::Deleted, _) => {
+            report.tasks.remove(key);
+            report.changes += 1;
+            Some((Change::Deleted, key.clone(), settings))
+        }
+        Outcome::Done(change, id) => {
+            let line = TaskLine::new(settings, TaskState::InSync, id, Some(action.ownership()));
+            report.tasks.insert(key.clone(), line);
+            report.changes += 1;
+            Some((change, key.clone(), settings))
+        }
+        Outcome::Outside(found) => {
+            // Somebody else made it meanwhile: external, not ours to keep or replace.
+            let mut line = TaskLine::new(found.settings, TaskState::External, found.id, None);
+            if found.settings != settings {
+                line.message =
+                    Some("made outside the operator meanwhile, with other settings".into());
+            }
+            report.tasks.insert(key.clone(), line);
+            None
+        }
+        Outcome::Failed { error, old_gone } => {
+            let message = error.to_string();
+            if let Some(line) = report.tasks.get_mut(key) {
+                line.state = TaskState::Failed;
+                line.message = Some(message.clone());
+                if old_gone {
+                    // The old task is gone: its id must not outlive it in the status, where
+                    // it would make the rule's new task look made outside.
+                    line.id = None;
+                }
+            }
+            report.add_problem(Problem::from_api(
+                error.api(),
+                format!("{}: {message}", describe(key)),
+            ));
+            None
+        }
+    }
 }
 
 /// The settings an action gives its task.

@@ -47,6 +47,15 @@ pub struct ControllerConfig {
     pub health: Arc<Health>,
 }
 
+/// Rules reconciled at once unless `--concurrency` says otherwise: as many as cloud requests
+/// may be in flight. A pass spends most of its time waiting for cloud calls, and has at
+/// least one at a time while it calls the cloud, so this many passes keep every slot (and so
+/// the rate limiter) busy; more would only queue for slots. At least 8, so that passes
+/// that make no cloud call (most of a no-op resync) still overlap their Kubernetes calls.
+pub fn default_concurrency(in_flight: u32) -> u16 {
+    in_flight.clamp(8, 1024) as u16
+}
+
 /// A watch trigger fires only for what should cause work: a spec change (generation),
 /// finalizers, deletion or a requested reconcile. The operator's own status writes change
 /// none of them, so they never wake the rule they were written to.

@@ -17,6 +17,8 @@ pub mod event_reason {
     pub const TASK_REPLACED: &str = "TaskReplaced";
     /// A task was deleted.
     pub const TASK_DELETED: &str = "TaskDeleted";
+    /// Tasks were changed in more than one way (created, replaced, deleted) in one pass.
+    pub const TASKS_CHANGED: &str = "TasksChanged";
     /// Existing tags were copied to a new task's target.
     pub const IMAGES_SYNCED: &str = "ExistingImagesSynced";
     /// Copying existing tags failed.

@@ -2,6 +2,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use futures::future::join_all;
+
 use super::listings::Listings;
 use super::plan::{ObservedTask, TaskKey};
 use crate::swr::{SourceRepo, SwrApi, SwrError};
@@ -15,17 +17,18 @@ pub struct Observation {
     pub missing: BTreeSet<SourceRepo>,
 }
 
-/// The tasks of every repository in `repos`, through the shared listings (one call per
-/// repository unless another rule's pass has just listed it). A missing repository is
-/// noted, not an error; any other failure ends the step.
+/// The tasks of every repository in `repos`, listed concurrently through the shared
+/// listings (one call per repository unless another rule's pass has just listed it). A
+/// missing repository is noted, not an error; any other failure ends the step.
 pub async fn observe(
     swr: &impl SwrApi,
     repos: &BTreeSet<SourceRepo>,
     listings: &Listings<'_>,
 ) -> Result<Observation, SwrError> {
+    let listed = join_all(repos.iter().map(|repo| listings.tasks(swr, repo))).await;
     let mut out = Observation::default();
-    for repo in repos {
-        let Some(tasks) = listings.tasks(swr, repo).await? else {
+    for (repo, listed) in repos.iter().zip(listed) {
+        let Some(tasks) = listed? else {
             out.missing.insert(repo.clone());
             continue;
         };

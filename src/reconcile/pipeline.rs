@@ -236,14 +236,17 @@ async fn record_intent(
     Ok(())
 }
 
-/// One Event per kind of change made in this pass, naming the tasks. (kube's Recorder folds
-/// events with the same reason on the same object into one series keeping the first note,
-/// so one Event per task would hide all tasks but the first.)
+/// One Event for the changes made in this pass, naming the tasks: `TaskCreated`,
+/// `TaskReplaced` or `TaskDeleted` when they are of one kind, `TasksChanged` when of
+/// several. (One Event per task would be worse than noisy: kube's Recorder folds events with
+/// the same reason on the same object into one series keeping the first note.)
 pub(super) async fn announce(
     rule: &ImageSyncRule,
     ctx: &Context,
     changes: &[(Change, TaskKey, Settings)],
 ) {
+    let mut reasons = Vec::new();
+    let mut parts = Vec::new();
     for (kind, reason, verb) in [
         (Change::Created, event_reason::TASK_CREATED, "created"),
         (
@@ -258,12 +261,21 @@ pub(super) async fn announce(
             .filter(|(change, _, _)| *change == kind)
             .map(|(_, key, _)| describe(key))
             .collect();
-        if tasks.is_empty() {
-            continue;
+        if !tasks.is_empty() {
+            reasons.push(reason);
+            parts.push(format!(
+                "{verb} {} task(s): {}",
+                tasks.len(),
+                list_some(&tasks)
+            ));
         }
-        let note = format!("{verb} {} task(s): {}", tasks.len(), list_some(&tasks));
-        publish(ctx, rule, EventType::Normal, reason, note).await;
     }
+    let reason = match reasons.as_slice() {
+        [] => return,
+        [one] => one,
+        _ => event_reason::TASKS_CHANGED,
+    };
+    publish(ctx, rule, EventType::Normal, reason, parts.join("; ")).await;
 }
 
 /// Step 6: write the status (only when it changed) and decide when to come back.
@@ -327,7 +339,8 @@ pub(super) async fn write_status(
 
 /// Writes the status a report describes before SWR is called, also when it differs from the
 /// current one only in newly learnt task ids (`status::differs` counts no such change): the
-/// id of a task about to be deleted must be in the status before the delete.
+/// id of a task about to be deleted must be in the status before the delete. It publishes
+/// no Event: the pass's own Events follow at once and say what it did.
 pub(super) async fn write_intent(
     rule: &ImageSyncRule,
     ctx: &Context,
@@ -340,7 +353,7 @@ async fn write(
     rule: &ImageSyncRule,
     ctx: &Context,
     report: &Report,
-    ids_count: bool,
+    intent: bool,
 ) -> Result<bool, Error> {
     let previous = rule.status.as_ref();
     let mut new = status::build(report, rule.metadata.generation, previous, &now());
@@ -348,7 +361,7 @@ async fn write(
     new.security_scans = this_pass_or_before(&report.scans, previous, |s| &s.security_scans);
     new.existing_images = this_pass_or_before(&report.copies, previous, |s| &s.existing_images);
     let ids_differ = || previous.map(|p| ids(&p.tasks)) != Some(ids(&new.tasks));
-    let changed = status::differs(previous, &new) || (ids_count && ids_differ());
+    let changed = status::differs(previous, &new) || (intent && ids_differ());
     if !changed {
         return Ok(false);
     }
@@ -366,7 +379,9 @@ async fn write(
         .map_err(Error::PatchStatus)?;
     ctx.memo.remember(&written);
     let ready = status::ready_state(Some(&new));
-    if ready != status::ready_state(previous) {
+    // The Ready state is compared with the status the pass began with, so a pass through
+    // Progressing back to where it was tells nothing new.
+    if !intent && ready != status::ready_state(previous) {
         if let Some((state, reason)) = ready {
             // Progressing is the normal way to Ready, not something to warn about.
             let type_ = if state == status_value::TRUE || reason == reason::PROGRESSING {

@@ -108,6 +108,7 @@ impl Env {
             timeout: Duration::from_secs(2),
             qps: self.qps,
             burst: 5,
+            max_in_flight: None,
             retry: RetryPolicy {
                 max_retries: 2,
                 base: Duration::from_millis(50),
