@@ -47,8 +47,13 @@ impl RateLimiter {
             // Sleeping with the lock held keeps later callers behind this one.
             let wait = Duration::from_secs_f64((1.0 - bucket.tokens) / self.qps);
             tokio::time::sleep(wait).await;
-            bucket.tokens = 1.0;
-            bucket.refilled_at = Instant::now();
+            // A sleep ends on the timer's next millisecond tick, or later: what it overslept
+            // is refilled like any other time, or every call would lose it (at 200 qps, a
+            // millisecond of 5 is a sixth of the rate).
+            let now = Instant::now();
+            let slept = now.duration_since(bucket.refilled_at).as_secs_f64();
+            bucket.tokens = (bucket.tokens + slept * self.qps).clamp(1.0, self.burst);
+            bucket.refilled_at = now;
         }
         bucket.tokens -= 1.0;
         started.elapsed()
@@ -73,6 +78,21 @@ mod tests {
         assert!(
             elapsed >= Duration::from_millis(999) && elapsed < Duration::from_millis(1100),
             "13 calls at qps 10 burst 3 took {elapsed:?}"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_rate_holds_when_the_timer_rounds_sleeps_up() {
+        // 1/300 s is not a whole number of milliseconds: every wait is rounded up.
+        let limiter = RateLimiter::new(300.0, 2);
+        let start = Instant::now();
+        for _ in 0..302 {
+            limiter.acquire().await;
+        }
+        let elapsed = start.elapsed();
+        assert!(
+            elapsed < Duration::from_millis(1020),
+            "302 calls at qps 300 burst 2 took {elapsed:?}"
         );
     }
 
