@@ -171,8 +171,8 @@ pub struct CloudArgs {
     /// Sustained cloud API calls per second, for the whole process.
     #[arg(long, env = "SWR_SYNC_SWR_QPS", default_value_t = 10.0)]
     pub swr_qps: f64,
-    /// Cloud API calls allowed in a burst.
-    #[arg(long, env = "SWR_SYNC_SWR_BURST", default_value_t = 20)]
+    /// Cloud API calls allowed in a burst (within `--swr-qps` calls in any second).
+    #[arg(long, env = "SWR_SYNC_SWR_BURST", default_value_t = 10)]
     pub swr_burst: u32,
     /// Cloud API requests in flight at once, for the whole process (default: one second of
     /// calls at `--swr-qps`, so that the rate limit governs at any latency under a second).

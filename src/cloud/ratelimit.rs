@@ -1,5 +1,11 @@
-//! Client-side token bucket: at most `burst` calls at once, refilled at `qps` per second.
+//! Client-side rate limit: a token bucket (at most `burst` calls at once, refilled at `qps`
+//! per second) that also never lets more than `qps` calls start within one second.
+//!
+//! The second rule is for the API gateway, which counts calls per second: a full bucket's
+//! burst on top of a full second's rate would go over its quota when `--swr-qps` is set to
+//! it, as it is meant to be.
 
+use std::collections::VecDeque;
 use std::time::Duration;
 
 use tokio::sync::Mutex;
@@ -17,10 +23,18 @@ pub struct RateLimiter {
 struct Bucket {
     tokens: f64,
     refilled_at: Instant,
+    /// When the last calls started, oldest first: at most `qps` of them, within [`WINDOW`].
+    started: VecDeque<Instant>,
 }
 
+/// The span in which at most `qps` calls start: a second, and a margin for calls that reach
+/// the gateway a little later than they left (scheduling, connection set-up), which would
+/// otherwise land in the gateway's next second together with that second's own calls.
+const WINDOW: Duration = Duration::from_millis(1020);
+
 impl RateLimiter {
-    /// A bucket that starts full. `qps` must be positive; `burst` is at least 1.
+    /// A bucket that starts full. `qps` must be positive; `burst` is at least 1, and more
+    /// than `qps` of it is never used (at most `qps` calls start within a second).
     pub fn new(qps: f64, burst: u32) -> Self {
         assert!(qps > 0.0, "qps must be positive");
         let burst = f64::from(burst.max(1));
@@ -30,6 +44,7 @@ impl RateLimiter {
             state: Mutex::new(Bucket {
                 tokens: burst,
                 refilled_at: Instant::now(),
+                started: VecDeque::new(),
             }),
         }
     }
@@ -56,6 +71,12 @@ impl RateLimiter {
             bucket.refilled_at = now;
         }
         bucket.tokens -= 1.0;
+        let per_window = self.qps.floor().max(1.0) as usize;
+        if bucket.started.len() >= per_window {
+            let oldest = bucket.started.pop_front().expect("at least one call");
+            tokio::time::sleep_until(oldest + WINDOW).await;
+        }
+        bucket.started.push_back(Instant::now());
         started.elapsed()
     }
 }
@@ -91,14 +112,31 @@ mod tests {
         }
         let elapsed = start.elapsed();
         assert!(
-            elapsed < Duration::from_millis(1020),
+            elapsed < Duration::from_millis(1050),
             "302 calls at qps 300 burst 2 took {elapsed:?}"
         );
     }
 
     #[tokio::test(start_paused = true)]
+    async fn a_burst_counts_against_its_second() {
+        let limiter = RateLimiter::new(10.0, 10);
+        let mut starts = Vec::new();
+        for _ in 0..30 {
+            limiter.acquire().await;
+            starts.push(Instant::now());
+        }
+        for (first, eleventh) in starts.iter().zip(&starts[10..]) {
+            assert!(
+                *eleventh - *first >= Duration::from_secs(1),
+                "11 calls within a second: {:?}",
+                *eleventh - *first
+            );
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn idle_time_refills_up_to_burst_only() {
-        let limiter = RateLimiter::new(1.0, 2);
+        let limiter = RateLimiter::new(2.0, 2);
         limiter.acquire().await;
         limiter.acquire().await;
         tokio::time::sleep(Duration::from_secs(60)).await;
@@ -107,6 +145,6 @@ mod tests {
         limiter.acquire().await;
         assert_eq!(start.elapsed(), Duration::ZERO);
         limiter.acquire().await;
-        assert!(start.elapsed() >= Duration::from_millis(999));
+        assert!(start.elapsed() >= Duration::from_millis(499));
     }
 }

@@ -91,7 +91,7 @@ impl Default for TransportConfig {
             endpoints: Endpoints::default(),
             timeout: Duration::from_secs(15),
             qps: 10.0,
-            burst: 20,
+            burst: 10,
             max_in_flight: None,
             retry: RetryPolicy::default(),
         }
