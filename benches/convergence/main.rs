@@ -54,6 +54,10 @@ pub struct Args {
     /// Where to write the JSON report (also printed).
     #[arg(long)]
     pub json: Option<PathBuf>,
+    /// Print, while the operator converges, its SWR calls, reconciles and Ready rules so far
+    /// (to stderr, every 50 ms): where a pass spends its time.
+    #[arg(long)]
+    pub timeline: bool,
     /// Set by `cargo bench`; without it this is the smoke run of `cargo test`.
     #[arg(long, hide = true)]
     pub bench: bool,
@@ -71,6 +75,7 @@ impl Args {
             concurrency: None,
             operator_bin: None,
             no_script: false,
+            timeline: false,
             json: None,
             bench: false,
         }

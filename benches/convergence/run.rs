@@ -291,6 +291,13 @@ impl Bench {
                     )
                 })
                 .unwrap_or_default();
+            if self.args.timeline {
+                let made: u64 = self.calls_since(&calls).await.0.values().sum();
+                let (at, ready) = (started.elapsed().as_secs_f64(), self.ready_count());
+                eprintln!(
+                    "timeline {at:.2} s: {made} calls, {reconciled} reconciles, {ready} Ready"
+                );
+            }
             if reconciled >= n && self.all_ready() && self.tasks().await == *expected {
                 break;
             }
