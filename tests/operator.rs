@@ -375,7 +375,12 @@ async fn converges_after_swr_errors_and_throttling_without_duplicates() {
 
 #[tokio::test]
 async fn a_killed_operator_restarts_without_duplicates_or_leaks() {
-    let mut env = Env::start("crash").await;
+    let mut env = Env::without_operator("crash").await;
+    // One request at a time, so that the kill falls between the pass's creates (which
+    // otherwise run together and land together).
+    env.max_in_flight = Some(1);
+    env.create_secret("swr-credentials").await;
+    env.start_operator();
     env.admin_send(
         reqwest::Method::PUT,
         "faults",

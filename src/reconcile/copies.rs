@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, SecondsFormat, Utc};
+use futures::future::join_all;
 use kube::runtime::events::EventType;
 
 use super::events::{event_reason, Notice};
@@ -73,8 +74,9 @@ pub async fn follow(
         .filter(|c| c.state == CopyState::Copying)
         .filter_map(repo_of)
         .collect();
-    for repo in repos {
-        let jobs = match recent_jobs(swr, &repo).await {
+    let listed = join_all(repos.iter().map(|repo| recent_jobs(swr, repo))).await;
+    for (repo, jobs) in repos.into_iter().zip(listed) {
+        let jobs = match jobs {
             Ok(jobs) => jobs,
             // Looked at again next time; the copy itself is not affected.
             Err(e) => {
@@ -122,73 +124,86 @@ fn timestamp(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
-/// Requests the copies of new tasks' existing tags.
+/// Requests the copies of new tasks' existing tags: each source repository's tags are listed
+/// once, then every task's copy is requested, all concurrently.
 async fn start(
     swr: &SwrClient,
     created: &[(TaskKey, Settings)],
     now: DateTime<Utc>,
     notices: &mut Vec<Notice>,
 ) -> Vec<ImageCopy> {
-    let mut tags_of: BTreeMap<SourceRepo, Result<Vec<String>, String>> = BTreeMap::new();
-    let mut out = Vec::new();
-    for (key, settings) in created {
-        let Some(repo) = source_repo(key) else {
-            continue;
-        };
-        if !tags_of.contains_key(&repo) {
-            let tags = swr.list_tags(&repo).await.map_err(|e| e.to_string());
-            tags_of.insert(
-                repo.clone(),
-                tags.map(|t| t.into_iter().map(|t| t.tag).collect()),
-            );
-        }
-        let mut copy = ImageCopy {
-            task: describe(key),
-            target_region: key.target_region.clone(),
-            target_organization: key.target_organization.clone(),
-            state: CopyState::Copying,
-            tags: Vec::new(),
-            succeeded: 0,
-            failed: 0,
-            refused_tags: Vec::new(),
-            pending: 0,
-            requested_at: Some(timestamp(now)),
-            message: None,
-        };
-        match &tags_of[&repo] {
-            Ok(tags) if tags.is_empty() => continue,
-            Ok(tags) => match request(swr, &repo, key, *settings, tags).await {
-                Ok(refused) => {
-                    copy.tags = tags
-                        .iter()
-                        .filter(|t| !refused.contains(t))
-                        .cloned()
-                        .collect();
-                    copy.pending = count(copy.tags.len());
-                    copy.failed = count(refused.len());
-                    copy.refused_tags = refused;
-                    if copy.tags.is_empty() {
-                        copy.state = CopyState::Failed;
-                        copy.message = Some(failed_message(&copy, &[]));
-                    }
-                }
-                Err(e) => {
-                    copy.tags = tags.clone();
-                    copy.state = CopyState::Failed;
-                    copy.message = Some(e);
-                }
-            },
-            Err(e) => {
-                copy.state = CopyState::Failed;
-                copy.message = Some(format!("listing the source's tags: {e}"));
-            }
-        }
-        if copy.state == CopyState::Failed {
-            notices.push(failed_notice(&copy));
-        }
-        out.push(copy);
+    let repos: BTreeSet<SourceRepo> = created.iter().filter_map(|(k, _)| source_repo(k)).collect();
+    let listed = join_all(repos.iter().map(|repo| async move {
+        let tags = swr.list_tags(repo).await.map_err(|e| e.to_string());
+        tags.map(|t| t.into_iter().map(|t| t.tag).collect::<Vec<_>>())
+    }))
+    .await;
+    let tags_of: BTreeMap<SourceRepo, Result<Vec<String>, String>> =
+        repos.into_iter().zip(listed).collect();
+    let started = created.iter().filter_map(|(key, settings)| {
+        let repo = source_repo(key)?;
+        let tags = &tags_of[&repo];
+        Some(start_one(swr, repo, key, *settings, tags, now))
+    });
+    let copies: Vec<ImageCopy> = join_all(started).await.into_iter().flatten().collect();
+    for copy in copies.iter().filter(|c| c.state == CopyState::Failed) {
+        notices.push(failed_notice(copy));
     }
-    out
+    copies
+}
+
+/// Requests the copy of `tags` (the source's, or why they could not be listed) for the
+/// task `key`; none when the source has no tags.
+async fn start_one(
+    swr: &SwrClient,
+    repo: SourceRepo,
+    key: &TaskKey,
+    settings: Settings,
+    tags: &Result<Vec<String>, String>,
+    now: DateTime<Utc>,
+) -> Option<ImageCopy> {
+    let mut copy = ImageCopy {
+        task: describe(key),
+        target_region: key.target_region.clone(),
+        target_organization: key.target_organization.clone(),
+        state: CopyState::Copying,
+        tags: Vec::new(),
+        succeeded: 0,
+        failed: 0,
+        refused_tags: Vec::new(),
+        pending: 0,
+        requested_at: Some(timestamp(now)),
+        message: None,
+    };
+    match tags {
+        Ok(tags) if tags.is_empty() => return None,
+        Ok(tags) => match request(swr, &repo, key, settings, tags).await {
+            Ok(refused) => {
+                copy.tags = tags
+                    .iter()
+                    .filter(|t| !refused.contains(t))
+                    .cloned()
+                    .collect();
+                copy.pending = count(copy.tags.len());
+                copy.failed = count(refused.len());
+                copy.refused_tags = refused;
+                if copy.tags.is_empty() {
+                    copy.state = CopyState::Failed;
+                    copy.message = Some(failed_message(&copy, &[]));
+                }
+            }
+            Err(e) => {
+                copy.tags = tags.clone();
+                copy.state = CopyState::Failed;
+                copy.message = Some(e);
+            }
+        },
+        Err(e) => {
+            copy.state = CopyState::Failed;
+            copy.message = Some(format!("listing the source's tags: {e}"));
+        }
+    }
+    Some(copy)
 }
 
 /// `sync_images` for every tag, `BATCH` at a time; returns the tags SWR refused.

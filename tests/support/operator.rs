@@ -40,6 +40,8 @@ pub struct Env {
     pub ns: String,
     pub emulator: EmulatorHandle,
     pub qps: f64,
+    /// Cloud requests in flight at once (`None`: the transport's default).
+    pub max_in_flight: Option<u32>,
     /// Reconciler settings of the next `start_operator`.
     pub reconciler: ReconcilerConfig,
     /// What the in-process controller and its transport record (kept across restarts, so
@@ -87,6 +89,7 @@ impl Env {
             ns,
             emulator,
             qps: 20.0,
+            max_in_flight: None,
             reconciler: ReconcilerConfig::default(),
             metrics: Arc::default(),
             health: Arc::default(),
@@ -108,7 +111,7 @@ impl Env {
             timeout: Duration::from_secs(2),
             qps: self.qps,
             burst: 5,
-            max_in_flight: None,
+            max_in_flight: self.max_in_flight,
             retry: RetryPolicy {
                 max_retries: 2,
                 base: Duration::from_millis(50),
