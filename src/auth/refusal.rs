@@ -37,12 +37,14 @@ struct Hold {
 
 impl RefusalHold {
     /// Until the credentials have been accepted once, a guard that lets one request go at a
-    /// time; `None` once they have.
+    /// time; `None` once they have, also to the requests that were waiting for the guard
+    /// (they go together, rather than one at a time behind a proof that came already).
     pub async fn until_proven(&self) -> Option<MutexGuard<'_, ()>> {
         if self.proven.load(Ordering::Acquire) {
             return None;
         }
-        Some(self.one_at_a_time.lock().await)
+        let guard = self.one_at_a_time.lock().await;
+        (!self.proven.load(Ordering::Acquire)).then_some(guard)
     }
 
     /// `Ok` when a request may carry the credentials now, else how long until one may.
@@ -125,5 +127,21 @@ mod tests {
             hold.until_proven().await.is_some(),
             "a refusal makes them unproven again"
         );
+    }
+
+    #[tokio::test]
+    async fn requests_waiting_when_the_credentials_are_accepted_all_go_at_once() {
+        let hold = RefusalHold::default();
+        let first = hold.until_proven().await.expect("unproven: one at a time");
+        let waiting = futures::future::join_all(
+            (0..3).map(|_| async { hold.until_proven().await.is_some() }),
+        );
+        let accept = async {
+            tokio::task::yield_now().await;
+            hold.accepted();
+            drop(first);
+        };
+        let (guards, ()) = tokio::join!(waiting, accept);
+        assert_eq!(guards, [false; 3], "none of them holds the others back");
     }
 }
