@@ -22,6 +22,7 @@ use super::context::{Context, ReconcilerConfig, RuleWatch};
 use super::departures::{self, Departure};
 use super::memo::StatusMemo;
 use super::pipeline::{error_policy, reconcile};
+use super::warmup;
 use crate::api::spec::RECONCILE_REQUESTED_AT;
 use crate::api::ImageSyncRule;
 use crate::cloud::Transport;
@@ -155,15 +156,21 @@ pub async fn run(
     let claimants = Arc::new(ClaimantIndex::default());
     let memo = Arc::new(StatusMemo::default());
     let (departed, departures) = mpsc::unbounded();
+    let (loaded, first_load) = mpsc::unbounded();
     let trigger = watcher(rules, watch)
         .default_backoff()
         .modify(slim)
         .reflect(writer)
         .inspect_ok({
             let (claimants, departed, memo) = (claimants.clone(), departed.clone(), memo.clone());
+            let mut first_seen = warmup::FirstLoad::default();
             move |event| {
                 claimants.apply(event);
                 memo.apply(event);
+                if let Some(rule) = first_seen.offer(event) {
+                    // Fails once the warm-up is over: nothing to do.
+                    let _ = loaded.unbounded_send(rule);
+                }
                 if let watcher::Event::Delete(rule) = event {
                     let _ = departed.unbounded_send(Departure::Rule(Box::new(rule.clone())));
                 }
@@ -250,8 +257,9 @@ pub async fn run(
             }
         });
     // Departures are followed while the controller runs, and dropped with it.
+    let warm = warmup::warm_up(first_load, ctx.clone());
     let departures = departures::follow(departures, departed, ctx);
-    let work = async { futures::join!(controller, synced) };
+    let work = async { futures::join!(controller, synced, warm) };
     futures::pin_mut!(departures, work);
     futures::future::select(work, departures).await;
     config.health.set_ready(false);

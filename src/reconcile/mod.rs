@@ -27,3 +27,4 @@ pub mod select;
 pub mod standing;
 pub mod status;
 pub mod ttl_cache;
+pub mod warmup;
