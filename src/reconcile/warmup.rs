@@ -12,7 +12,9 @@ use std::sync::Arc;
 
 use futures::{pin_mut, Stream, StreamExt};
 use kube::runtime::watcher;
+use kube::ResourceExt;
 use tokio::task::JoinSet;
+use tracing::Instrument;
 
 use super::claims::desired_tasks;
 use super::context::Context;
@@ -83,12 +85,15 @@ pub async fn warm_up(rules: impl Stream<Item = ImageSyncRule>, ctx: Arc<Context>
                 continue;
             }
             let (ctx, swr, account) = (ctx.clone(), swr.clone(), account.clone());
-            fetches.spawn(async move {
+            // Its log lines name the rule it lists for, as a pass's do.
+            let span = tracing::info_span!("warm_up", namespace = %rule.namespace().unwrap_or_default(), rule = %rule.name_any());
+            let fetch = async move {
                 let listings = ctx.listings.for_account(account, false);
                 if let Err(e) = listings.tasks(&swr, &repo).await {
                     tracing::debug!(%repo, error = %e, "warm-up listing failed; the pass lists");
                 }
-            });
+            };
+            fetches.spawn(fetch.instrument(span));
         }
     }
     while fetches.join_next().await.is_some() {}
