@@ -25,29 +25,39 @@ use super::standing::{standing, Standing};
 use crate::api::ImageSyncRule;
 use crate::swr::{SourceRepo, SwrClient};
 
-/// Picks, from the cache's first load, the rules the warm-up needs: the first able to act
-/// (or not judged yet) to name each (account, repository), so that at most one copy of a
-/// rule per repository waits for the warm-up.
+/// Picks, from the cache's first load, what the warm-up lists: each (account, repository)
+/// the first time a rule able to act (or not judged yet) names it, so that at most one copy
+/// of a rule per repository waits for the warm-up.
 #[derive(Debug, Default)]
 pub struct FirstLoad {
     named: HashSet<(String, SourceRepo)>,
     done: bool,
 }
 
+/// Repositories to list for one rule's account, and the rule (its Secret, its name for logs).
+#[derive(Debug)]
+pub struct ToList {
+    rule: ImageSyncRule,
+    account: String,
+    repos: Vec<SourceRepo>,
+}
+
 impl FirstLoad {
-    /// The rule of `event` if it names a repository no rule before it named, during the
-    /// first load only.
-    pub fn offer(&mut self, event: &watcher::Event<ImageSyncRule>) -> Option<ImageSyncRule> {
+    /// The repositories of `event`'s rule that no rule before it named, during the first
+    /// load only.
+    pub fn offer(&mut self, event: &watcher::Event<ImageSyncRule>) -> Option<ToList> {
         match event {
             watcher::Event::InitApply(rule) if !self.done && standing(rule) != Standing::Unable => {
                 let account = account_of(rule);
-                let repos = named_repositories(rule);
-                let fresh = repos
+                let repos: Vec<SourceRepo> = named_repositories(rule)
                     .into_iter()
-                    .map(|r| self.named.insert((account.clone(), r)));
-                fresh
-                    .fold(false, |any, new| any | new)
-                    .then(|| rule.clone())
+                    .filter(|r| self.named.insert((account.clone(), r.clone())))
+                    .collect();
+                (!repos.is_empty()).then(|| ToList {
+                    rule: rule.clone(),
+                    account,
+                    repos,
+                })
             }
             watcher::Event::InitDone => {
                 self.done = true;
@@ -59,17 +69,20 @@ impl FirstLoad {
     }
 }
 
-/// Lists the repositories named by `rules` (the cache's first load, as it streams in) until
-/// the cache is complete, then waits for the listings under way. Dropped (the controller
-/// stopping), it aborts them.
-pub async fn warm_up(rules: impl Stream<Item = ImageSyncRule>, ctx: Arc<Context>) {
-    let loading = rules.take_until(ctx.rules.wait_until_ready());
+/// Lists what [`FirstLoad`] picks (as the cache's first load streams in) until the cache is
+/// complete, then waits for the listings under way. Dropped (the controller stopping), it
+/// aborts them.
+pub async fn warm_up(picked: impl Stream<Item = ToList>, ctx: Arc<Context>) {
+    let loading = picked.take_until(ctx.rules.wait_until_ready());
     pin_mut!(loading);
     let mut clients: HashMap<String, Option<SwrClient>> = HashMap::new();
-    let mut listed: HashSet<(String, SourceRepo)> = HashSet::new();
     let mut fetches = JoinSet::new();
-    while let Some(rule) = loading.next().await {
-        let account = account_of(&rule);
+    while let Some(ToList {
+        rule,
+        account,
+        repos,
+    }) = loading.next().await
+    {
         if !clients.contains_key(&account) {
             // One Secret read per account; a rule whose Secret is missing or broken finds
             // that out in its own pass.
@@ -80,10 +93,7 @@ pub async fn warm_up(rules: impl Stream<Item = ImageSyncRule>, ctx: Arc<Context>
         let Some(swr) = clients[&account].clone() else {
             continue;
         };
-        for repo in named_repositories(&rule) {
-            if !listed.insert((account.clone(), repo.clone())) {
-                continue;
-            }
+        for repo in repos {
             let (ctx, swr, account) = (ctx.clone(), swr.clone(), account.clone());
             // Its log lines name the rule it lists for, as a pass's do.
             let span = tracing::info_span!("warm_up", namespace = %rule.namespace().unwrap_or_default(), rule = %rule.name_any());
