@@ -3,54 +3,12 @@
 //! each optional component and example overlay renders to what it promises. (tests/rbac.rs
 //! applies install.yaml to a real API server and runs the operator with it.)
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod support;
 
-use serde::Deserialize;
+use std::path::Path;
+
 use serde_json::{json, Value};
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// `kubectl kustomize <dir>` as text.
-fn kustomize(dir: &str) -> String {
-    let out = Command::new("kubectl")
-        .arg("kustomize")
-        .arg(root().join(dir))
-        .output()
-        .expect("kubectl (with kustomize) is needed to render deploy/; install kubectl 1.21+");
-    assert!(
-        out.status.success(),
-        "kubectl kustomize {dir} failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).expect("UTF-8 manifests")
-}
-
-fn documents(yaml: &str) -> Vec<Value> {
-    serde_yaml::Deserializer::from_str(yaml)
-        .map(|doc| Value::deserialize(doc).expect("valid YAML"))
-        .filter(|doc| !doc.is_null())
-        .collect()
-}
-
-fn find<'a>(docs: &'a [Value], kind: &str, name: &str) -> &'a Value {
-    docs.iter()
-        .find(|d| d["kind"] == kind && d["metadata"]["name"] == name)
-        .unwrap_or_else(|| panic!("no {kind} {name}"))
-}
-
-fn kinds(docs: &[Value]) -> Vec<&str> {
-    docs.iter().filter_map(|d| d["kind"].as_str()).collect()
-}
-
-fn env_value<'a>(deployment: &'a Value, name: &str) -> Option<&'a Value> {
-    deployment["spec"]["template"]["spec"]["containers"][0]["env"]
-        .as_array()?
-        .iter()
-        .find(|e| e["name"] == name)
-}
+use support::manifests::{documents, env_value, find, kinds, kustomize, root};
 
 /// Exactly what the operator calls; a rule added here must be added on purpose.
 fn expected_rules() -> Value {

@@ -4,6 +4,8 @@
 pub mod cloud;
 pub mod cluster;
 pub mod fleet;
+pub mod helm;
+pub mod manifests;
 pub mod metrics;
 pub mod operator;
 pub mod process;

@@ -1,35 +1,49 @@
-//! The official Huawei Cloud Python SDKs (SWR, HSS, IAM): `hack/bench/peer-venv.sh` installs
-//! them in a cached virtualenv, once per test binary. A machine that cannot install them
-//! fails the tests that need them, with the script's output; nothing is skipped.
+//! Python peers in cached virtualenvs: the official Huawei Cloud Python SDKs (SWR, HSS, IAM,
+//! `hack/bench/peer-venv.sh`) and the Helm engine (`hack/helm/venv.sh`), each installed once
+//! per test binary. A machine that cannot install them fails the tests that need them, with
+//! the script's output; nothing is skipped.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 
-/// The virtualenv's python.
+/// The SDKs' virtualenv's python.
 pub fn python() -> &'static PathBuf {
     static PYTHON: OnceLock<PathBuf> = OnceLock::new();
     PYTHON.get_or_init(|| {
-        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("hack/bench/peer-venv.sh");
-        let out = Command::new(&script)
-            .output()
-            .unwrap_or_else(|e| panic!("cannot run {} ({e})", script.display()));
-        assert!(
-            out.status.success(),
-            "installing the official Python SDKs failed (the interop tests need PyPI or a \
-             cached virtualenv):\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
+        venv_python(
+            "hack/bench/peer-venv.sh",
+            "the official Python SDKs (the interop tests need them)",
+        )
     })
 }
 
-/// Runs `script` (a path under the repository) with `input` on stdin; returns its stdout
-/// parsed as JSON.
+/// Runs a script that installs a cached virtualenv (a path under the repository) and
+/// returns the python it prints; `what` names the virtualenv in the failure message.
+pub fn venv_python(script: &str, what: &str) -> PathBuf {
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(script);
+    let out = Command::new(&script)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {} ({e})", script.display()));
+    assert!(
+        out.status.success(),
+        "installing {what} failed (PyPI or a cached virtualenv is needed):\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
+}
+
+/// Runs `script` (a path under the repository) with the SDKs' python and `input` on stdin;
+/// returns its stdout parsed as JSON.
 pub fn run_json(script: &str, input: &serde_json::Value) -> serde_json::Value {
+    run_json_with(python(), script, input)
+}
+
+/// [`run_json`] with another virtualenv's python.
+pub fn run_json_with(python: &Path, script: &str, input: &serde_json::Value) -> serde_json::Value {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(script);
-    let mut child = Command::new(python())
+    let mut child = Command::new(python)
         .arg(&path)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
