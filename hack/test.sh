@@ -8,6 +8,8 @@ cd "$(dirname "$0")/.."
 hack/kube-apiserver/install.sh >&2
 # The official Python SDKs for the interop tests: installed once, then cached.
 hack/bench/peer-venv.sh >/dev/null
+# The real Helm engine (helm-python-sdk) for the chart's tests: installed once, then cached.
+hack/helm/venv.sh >/dev/null
 
 cargo fmt --all -- --check
 cargo clippy --locked --all-targets -- -D warnings

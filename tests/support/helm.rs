@@ -81,3 +81,109 @@ pub fn notes(values: Value) -> String {
         .expect("the chart has NOTES.txt")
         .to_string()
 }
+
+/// A Helm release on the test cluster (the admin kubeconfig), acted on by the real engine.
+pub struct Release {
+    /// The release's name.
+    pub name: String,
+    /// Its namespace.
+    pub namespace: String,
+}
+
+/// One revision in a release's history.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Revision {
+    /// The revision number.
+    pub revision: u64,
+    /// deployed, superseded, ...
+    pub status: String,
+}
+
+impl Release {
+    /// A release named `name` in `namespace` (nothing is installed yet).
+    pub fn new(name: &str, namespace: &str) -> Self {
+        Self {
+            name: name.into(),
+            namespace: namespace.into(),
+        }
+    }
+
+    /// Sends `op` for this release, off the async runtime (the emulator serves on it).
+    async fn act(&self, op: &str, extra: Value) -> Result<Value, Refusal> {
+        let mut req = json!({
+            "op": op,
+            "release": self.name,
+            "namespace": self.namespace,
+            "kubeconfig": super::cluster::kubeconfig(),
+        });
+        for (key, value) in extra.as_object().into_iter().flatten() {
+            req[key] = value.clone();
+        }
+        tokio::task::spawn_blocking(move || request(req))
+            .await
+            .expect("the Helm driver ran")
+    }
+
+    /// `helm install --create-namespace` with `values`; returns the release Helm reports.
+    pub async fn install(&self, values: Value) -> Value {
+        self.act(
+            "install",
+            json!({"values": values, "create_namespace": true}),
+        )
+        .await
+        .unwrap_or_else(|r| panic!("helm install {} failed: {r:?}", self.name))
+    }
+
+    /// `helm upgrade` with `values` (they replace the previous ones).
+    pub async fn upgrade(&self, values: Value) -> Value {
+        self.act("upgrade", json!({"values": values}))
+            .await
+            .unwrap_or_else(|r| panic!("helm upgrade {} failed: {r:?}", self.name))
+    }
+
+    /// `helm rollback` to `revision`.
+    pub async fn rollback(&self, revision: u64) {
+        self.act("rollback", json!({"version": revision}))
+            .await
+            .unwrap_or_else(|r| panic!("helm rollback {} failed: {r:?}", self.name));
+    }
+
+    /// `helm uninstall`; returns Helm's info line (what it kept).
+    pub async fn uninstall(&self) -> String {
+        let answer = self
+            .act("uninstall", json!({}))
+            .await
+            .unwrap_or_else(|r| panic!("helm uninstall {} failed: {r:?}", self.name));
+        answer["info"].as_str().unwrap_or_default().to_string()
+    }
+
+    /// `helm history`, oldest first; Err when Helm knows no such release.
+    pub async fn history(&self) -> Result<Vec<Revision>, Refusal> {
+        let revisions = self.act("history", json!({})).await?;
+        Ok(revisions
+            .as_array()
+            .expect("history is a list")
+            .iter()
+            .map(|r| Revision {
+                revision: r["revision"].as_u64().expect("a revision number"),
+                status: r["status"].as_str().unwrap_or_default().into(),
+            })
+            .collect())
+    }
+
+    /// Asserts the history as (revision, status) pairs.
+    pub async fn assert_history(&self, expected: &[(u64, &str)]) {
+        let history = self
+            .history()
+            .await
+            .unwrap_or_else(|r| panic!("helm history {} failed: {r:?}", self.name));
+        let expected: Vec<Revision> = expected
+            .iter()
+            .map(|(revision, status)| Revision {
+                revision: *revision,
+                status: status.to_string(),
+            })
+            .collect();
+        assert_eq!(history, expected, "the history of release {}", self.name);
+    }
+}
