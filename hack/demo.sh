@@ -7,8 +7,17 @@
 # convergence, shows the rules, the tasks, a pushed tag replicating, the metrics, a leader
 # hand-over, the deletion of a rule with its tasks, and what the operator cost in memory and
 # CPU. Everything it starts is stopped on exit; nothing outside a temporary directory is kept.
+#
+# Usage: hack/demo.sh [--helm]   (--helm: install with the Helm chart, deploy/helm/, by the
+# real Helm engine instead of kubectl apply -f deploy/install.yaml)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+install_with=kubectl
+case "${1:-}" in
+  --helm) install_with=helm ;;
+  "") ;;
+  *) echo "usage: hack/demo.sh [--helm]" >&2; exit 2 ;;
+esac
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 run() { printf '$ %s\n' "$*"; "$@"; }
@@ -39,13 +48,33 @@ pids+=($!)
 emu=http://127.0.0.1:18787
 for _ in $(seq 50); do curl -fsS "$emu/_admin/tasks" >/dev/null 2>&1 && break; sleep 0.1; done
 
-say "Installing the operator: kubectl apply -f deploy/install.yaml"
-run kubectl apply -f deploy/install.yaml
-kubectl wait --for condition=established crd/imagesyncrules.swrsync.io --timeout=30s >/dev/null
-echo "(This API server has no nodes, so the Deployment's pods could never start: it is scaled"
-echo " to 0 and the demo runs two replicas as local processes with the ServiceAccount's token,"
-echo " so they have exactly the RBAC of the install.)"
-kubectl -n swr-sync-system scale deployment swr-sync-operator --replicas=0 >/dev/null
+if [[ $install_with == helm ]]; then
+  say "Installing the operator with Helm (the real Helm engine, helm-python-sdk)"
+  echo '$ helm install swr-sync-operator deploy/helm/swr-sync-operator \'
+  echo '    --namespace swr-sync-system --create-namespace --set replicaCount=0'
+  python=$(hack/helm/venv.sh)
+  printf '{"op": "install", "chart": "%s", "release": "swr-sync-operator", "namespace": "swr-sync-system", "kubeconfig": "%s", "create_namespace": true, "values": {"replicaCount": 0}}' \
+    "$PWD/deploy/helm/swr-sync-operator" "$KUBECONFIG" | "$python" hack/helm/helm.py | python3 -c '
+import json, sys
+answer = json.load(sys.stdin)
+if "error" in answer:
+    sys.exit("helm install failed: " + answer["error"]["message"])
+r = answer["ok"]
+print("NAME: %(name)s\nNAMESPACE: %(namespace)s\nSTATUS: %(status)s\nREVISION: %(revision)s" % r)
+print("NOTES:" + r["notes"])'
+  kubectl wait --for condition=established crd/imagesyncrules.swrsync.io --timeout=30s >/dev/null
+  echo "(This API server has no nodes, so the Deployment's pods could never start: the release"
+  echo " runs 0 replicas and the demo runs two as local processes with the ServiceAccount's"
+  echo " token, so they have exactly the RBAC of the release.)"
+else
+  say "Installing the operator: kubectl apply -f deploy/install.yaml"
+  run kubectl apply -f deploy/install.yaml
+  kubectl wait --for condition=established crd/imagesyncrules.swrsync.io --timeout=30s >/dev/null
+  echo "(This API server has no nodes, so the Deployment's pods could never start: it is scaled"
+  echo " to 0 and the demo runs two replicas as local processes with the ServiceAccount's token,"
+  echo " so they have exactly the RBAC of the install.)"
+  kubectl -n swr-sync-system scale deployment swr-sync-operator --replicas=0 >/dev/null
+fi
 token=$(kubectl -n swr-sync-system create token swr-sync-operator --duration=2h)
 sa_config="$work/operator.kubeconfig"
 (
