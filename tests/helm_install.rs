@@ -14,7 +14,7 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Secret, Service, ServiceAccount};
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use kube::api::{Api, ListParams};
+use kube::api::{Api, ApiResource, DynamicObject, ListParams};
 use kube::Client;
 use serde_json::{json, Value};
 use support::cluster;
@@ -76,6 +76,33 @@ async fn other_objects(client: &Client) -> BTreeMap<&'static str, Value> {
         ("ServiceAccount", json(&account.metadata.uid)),
         ("CustomResourceDefinition", json(&crd.spec)),
     ])
+}
+
+/// The release's objects, but the CRD, still in the cluster (by kind).
+async fn leftovers(client: &Client) -> Vec<String> {
+    let lease = format!("{NAME}-leader-election");
+    let metrics = format!("{NAME}-metrics");
+    let objects = [
+        (ApiResource::erase::<Deployment>(&()), true, NAME),
+        (ApiResource::erase::<Service>(&()), true, metrics.as_str()),
+        (ApiResource::erase::<ServiceAccount>(&()), true, NAME),
+        (ApiResource::erase::<Role>(&()), true, lease.as_str()),
+        (ApiResource::erase::<RoleBinding>(&()), true, lease.as_str()),
+        (ApiResource::erase::<ClusterRole>(&()), false, NAME),
+        (ApiResource::erase::<ClusterRoleBinding>(&()), false, NAME),
+    ];
+    let mut left = Vec::new();
+    for (resource, namespaced, name) in objects {
+        let api: Api<DynamicObject> = if namespaced {
+            Api::namespaced_with(client.clone(), NS, &resource)
+        } else {
+            Api::all_with(client.clone(), &resource)
+        };
+        if api.get_opt(name).await.unwrap().is_some() {
+            left.push(format!("{} {name}", resource.kind));
+        }
+    }
+    left
 }
 
 async fn deployment_spec(client: &Client) -> Value {
@@ -166,50 +193,13 @@ async fn install_upgrade_rollback_and_uninstall_the_chart() {
     assert_eq!(release_records(&client).await, 0);
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let left = [
-            Api::<Deployment>::namespaced(client.clone(), NS)
-                .get_opt(NAME)
-                .await
-                .unwrap()
-                .is_some(),
-            Api::<Service>::namespaced(client.clone(), NS)
-                .get_opt(&format!("{NAME}-metrics"))
-                .await
-                .unwrap()
-                .is_some(),
-            Api::<ServiceAccount>::namespaced(client.clone(), NS)
-                .get_opt(NAME)
-                .await
-                .unwrap()
-                .is_some(),
-            Api::<ClusterRole>::all(client.clone())
-                .get_opt(NAME)
-                .await
-                .unwrap()
-                .is_some(),
-            Api::<ClusterRoleBinding>::all(client.clone())
-                .get_opt(NAME)
-                .await
-                .unwrap()
-                .is_some(),
-            Api::<Role>::namespaced(client.clone(), NS)
-                .get_opt(&format!("{NAME}-leader-election"))
-                .await
-                .unwrap()
-                .is_some(),
-            Api::<RoleBinding>::namespaced(client.clone(), NS)
-                .get_opt(&format!("{NAME}-leader-election"))
-                .await
-                .unwrap()
-                .is_some(),
-        ];
-        if left.iter().all(|present| !present) {
+        let left = leftovers(&client).await;
+        if left.is_empty() {
             break;
         }
         assert!(
             Instant::now() < deadline,
-            "uninstall left objects behind (Deployment, Service, ServiceAccount, ClusterRole, \
-             ClusterRoleBinding, Role, RoleBinding): {left:?}"
+            "uninstall left objects behind: {left:?}"
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }

@@ -7,32 +7,17 @@
 mod support;
 
 use std::path::Path;
-use std::process::Command;
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::Api;
 use serde_json::json;
-use support::cluster;
+use support::cluster::kubectl;
 use support::helm::Release;
 use support::operator::{spec, Env, EAST_DR};
 use support::rbac::kubectl_apply;
 
 const CRD: &str = "imagesyncrules.swrsync.io";
-
-/// Runs one of the README's kubectl commands against the test cluster.
-fn kubectl(args: &[&str]) {
-    let out = Command::new("kubectl")
-        .args(args)
-        .env("KUBECONFIG", cluster::kubeconfig())
-        .output()
-        .expect("kubectl");
-    assert!(
-        out.status.success(),
-        "kubectl {args:?} failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 #[tokio::test]
 async fn a_kustomize_install_moves_to_helm_without_losing_a_rule() {

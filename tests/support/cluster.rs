@@ -75,6 +75,22 @@ pub fn kubeconfig() -> &'static Path {
     kubeconfig_path()
 }
 
+/// Runs kubectl with `args` against the test cluster (admin rights); panics with its
+/// message when it fails.
+pub fn kubectl(args: &[&str]) {
+    let out = Command::new("kubectl")
+        .args(args)
+        .env("KUBECONFIG", kubeconfig())
+        .output()
+        .expect("kubectl is needed (hack/kube-apiserver/install.sh installs it)");
+    assert!(
+        out.status.success(),
+        "kubectl {} failed:\n{}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// A client of the test cluster (admin rights).
 pub async fn client() -> Client {
     client_from(kubeconfig_path()).await

@@ -3,7 +3,6 @@
 //! Helm installed it) doing its whole job and nothing more.
 
 use std::path::Path;
-use std::process::Command;
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::coordination::v1::Lease;
@@ -33,18 +32,8 @@ pub struct Installed<'a> {
 
 /// `kubectl apply -f <file>` (or `-k <dir>` with `how = "-k"`) to the test cluster.
 pub fn kubectl_apply(how: &str, file: &Path) {
-    let out = Command::new("kubectl")
-        .args(["apply", "--server-side", "--force-conflicts", how])
-        .arg(file)
-        .env("KUBECONFIG", cluster::kubeconfig())
-        .output()
-        .expect("kubectl is needed to apply the install manifests (hack/kube-apiserver/install.sh installs it)");
-    assert!(
-        out.status.success(),
-        "kubectl apply {how} {} failed:\n{}",
-        file.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let file = file.to_str().expect("a UTF-8 path");
+    cluster::kubectl(&["apply", "--server-side", "--force-conflicts", how, file]);
 }
 
 /// Asserts that a call was refused by RBAC (403), not failed for another reason.
