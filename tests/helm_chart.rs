@@ -397,6 +397,33 @@ fn bad_values_are_refused_by_the_schema_with_a_clear_message() {
             "/crds/install': got string, want boolean",
         ),
         (json!({"metrics": {"port": 70000}}), "/metrics/port'"),
+        // A null deletes a value in Helm: one the chart cannot do without is required.
+        (
+            json!({"operator": {"logFormat": null}}),
+            "missing property 'logFormat'",
+        ),
+        (
+            json!({"image": {"repository": null}}),
+            "missing property 'repository'",
+        ),
+        // No port would let all egress through.
+        (
+            json!({"networkPolicy": {"egressPorts": []}}),
+            "/networkPolicy/egressPorts': minItems",
+        ),
+        (
+            json!({"podDisruptionBudget": {"minAvailable": "abc"}}),
+            "/podDisruptionBudget/minAvailable'",
+        ),
+        // The operator splits overrides on commas.
+        (
+            json!({"operator": {"endpointOverrides": ["swr:r=https://a,b"]}}),
+            "/operator/endpointOverrides/0'",
+        ),
+        (
+            json!({"operator": {"swrBurst": 5_000_000_000u64}}),
+            "/operator/swrBurst'",
+        ),
     ];
     for (values, expected) in cases {
         match helm::render_as("swr-sync-operator", "swr-sync-system", values.clone()) {
@@ -411,6 +438,55 @@ fn bad_values_are_refused_by_the_schema_with_a_clear_message() {
             }
         }
     }
+}
+
+#[test]
+fn without_leader_election_one_pod_runs_at_a_time() {
+    let refusal = helm::render_as(
+        "swr-sync-operator",
+        "swr-sync-system",
+        json!({"operator": {"leaderElect": false}}),
+    )
+    .expect_err("two unelected replicas were rendered");
+    assert!(
+        refusal.message.contains("set replicaCount to 0 or 1"),
+        "{refusal:?}"
+    );
+    let docs = render(json!({"operator": {"leaderElect": false}, "replicaCount": 1}));
+    let deployment = find(&docs, "Deployment", "swr-sync-operator");
+    assert_eq!(deployment["spec"]["strategy"], json!({"type": "Recreate"}));
+    assert!(
+        docs.iter()
+            .all(|d| d["metadata"]["name"] != "swr-sync-operator-leader-election"),
+        "a Lease Role without an election"
+    );
+}
+
+#[test]
+fn whole_numbers_and_long_names_render_as_kubernetes_takes_them() {
+    let docs = render(json!({
+        "fullnameOverride": "a".repeat(63),
+        "image": {"tag": 20240101},
+        "operator": {"swrBurst": 1_000_000, "swrQps": 0.5},
+    }));
+    let deployment = find(&docs, "Deployment", &"a".repeat(63));
+    assert!(
+        deployment["spec"]["template"]["spec"]["containers"][0]["image"]
+            .as_str()
+            .unwrap()
+            .ends_with(":20240101")
+    );
+    assert_eq!(
+        env_value(deployment, "SWR_SYNC_SWR_BURST").unwrap()["value"],
+        "1000000"
+    );
+    assert_eq!(
+        env_value(deployment, "SWR_SYNC_SWR_QPS").unwrap()["value"],
+        "0.5"
+    );
+    let service = docs.iter().find(|d| d["kind"] == "Service").unwrap();
+    let name = service["metadata"]["name"].as_str().unwrap();
+    assert!(name.len() <= 63 && name.ends_with("-metrics"), "{name}");
 }
 
 #[test]
@@ -434,6 +510,15 @@ fn the_notes_say_what_to_do_next() {
         scoped.contains("kubectl -n swr-sync-system create secret"),
         "{scoped}"
     );
+    let careful = helm::notes(json!({
+        "crds": {"keep": false},
+        "operator": {"labelSelector": "swrsync.io/shard=b"},
+    }));
+    assert!(
+        careful.contains("matching the label selector swrsync.io/shard=b"),
+        "{careful}"
+    );
+    assert!(careful.contains("WARNING: crds.keep=false"), "{careful}");
 }
 
 #[test]

@@ -34,6 +34,16 @@ app.kubernetes.io/part-of: swr-sync-operator
 helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{- end }}
 
+{{/* The metrics Service's name: a DNS label, so the suffix must fit in 63 characters. */}}
+{{- define "swr-sync-operator.metricsServiceName" -}}
+{{- printf "%s-metrics" (include "swr-sync-operator.fullname" . | trunc 55 | trimSuffix "-") }}
+{{- end }}
+
+{{/* Whether the operator elects a leader (its default). */}}
+{{- define "swr-sync-operator.elects" -}}
+{{- if ne .Values.operator.leaderElect false }}true{{ end }}
+{{- end }}
+
 {{- define "swr-sync-operator.serviceAccountName" -}}
 {{- if .Values.serviceAccount.create }}
 {{- default (include "swr-sync-operator.fullname" .) .Values.serviceAccount.name }}
@@ -52,11 +62,19 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{- default .Release.Namespace .Values.operator.leaderElectionNamespace }}
 {{- end }}
 
+{{/*
+A value as text; whole numbers as integers (values from JSON or --set-json are float64, which
+Go would print as 1e+06 or 2.0240101e+07).
+*/}}
+{{- define "swr-sync-operator.scalar" -}}
+{{- if and (kindIs "float64" .) (eq (floor .) .) }}{{ . | int64 }}{{ else }}{{ . }}{{ end }}
+{{- end }}
+
 {{- define "swr-sync-operator.image" -}}
 {{- if .Values.image.digest }}
 {{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
 {{- else }}
-{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- printf "%s:%s" .Values.image.repository (include "swr-sync-operator.scalar" (default .Chart.AppVersion .Values.image.tag)) }}
 {{- end }}
 {{- end }}
 
@@ -91,7 +109,7 @@ the operator's own default). The value's name is the flag's, in camelCase.
 {{- $value := index $.Values.operator $key }}
 {{- if not (kindIs "invalid" $value) }}
 - name: {{ index $flags $key }}
-  value: {{ $value | toString | quote }}
+  value: {{ include "swr-sync-operator.scalar" $value | quote }}
 {{- end }}
 {{- end }}
 {{- with .Values.operator.endpointOverrides }}
