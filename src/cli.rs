@@ -73,6 +73,10 @@ pub struct RunArgs {
     /// most this much later.
     #[arg(long, env = "SWR_SYNC_SWR_LIST_TTL", default_value = "1m", value_parser = parse_duration)]
     pub swr_list_ttl: Duration,
+    /// Verification (`spec.verify`) does not judge tags pushed more recently than this: SWR
+    /// may not have recorded their replication yet.
+    #[arg(long, env = "SWR_SYNC_VERIFY_GRACE", default_value = "2m", value_parser = parse_duration)]
+    pub verify_grace: Duration,
     /// Address of the /metrics, /healthz and /readyz server.
     #[arg(long, env = "SWR_SYNC_METRICS_ADDRESS", default_value = "0.0.0.0:8080")]
     pub metrics_address: SocketAddr,
@@ -233,6 +237,7 @@ impl RunArgs {
                     hss_enterprise_project_id: self.hss_enterprise_project_id,
                     hss_debounce: self.hss_debounce,
                     swr_list_ttl: self.swr_list_ttl,
+                    verify_grace: self.verify_grace,
                 },
                 metrics,
                 health: Arc::default(),

@@ -43,6 +43,18 @@ struct Ready {
     ready: String,
 }
 
+/// Labels of `verifications_total`.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Outcome {
+    outcome: String,
+}
+
+/// Labels of the replication gauges: the target region (bounded by the cloud's regions).
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TargetRegion {
+    target_region: String,
+}
+
 /// Every metric the operator exports. One per process, shared as `Arc<Metrics>`.
 #[derive(Debug)]
 pub struct Metrics {
@@ -56,6 +68,10 @@ pub struct Metrics {
     limiter_wait: Histogram,
     rules: Family<Ready, Gauge>,
     leader: Gauge,
+    verifications: Family<Outcome, Counter>,
+    repairs: Family<Outcome, Counter>,
+    missing_tags: Family<TargetRegion, Gauge>,
+    diverged_tags: Family<TargetRegion, Gauge>,
     store: Mutex<Option<Store<ImageSyncRule>>>,
 }
 
@@ -119,6 +135,30 @@ impl Metrics {
             "1 while this process holds the leader Lease and reconciles",
             leader.clone(),
         );
+        let verifications = Family::<Outcome, Counter>::default();
+        registry.register(
+            "verifications",
+            "Replication verifications (spec.verify) that compared tags, by outcome (ok, error)",
+            verifications.clone(),
+        );
+        let repairs = Family::<Outcome, Counter>::default();
+        registry.register(
+            "repairs",
+            "Tags repair asked SWR to copy (requested), and repair copies that failed (failed)",
+            repairs.clone(),
+        );
+        let missing_tags = Family::<TargetRegion, Gauge>::default();
+        registry.register(
+            "replication_missing_tags",
+            "Source tags missing in targets at the last verification, summed over rules, by target region",
+            missing_tags.clone(),
+        );
+        let diverged_tags = Family::<TargetRegion, Gauge>::default();
+        registry.register(
+            "replication_diverged_tags",
+            "Tags with another digest in targets at the last verification, summed over rules, by target region",
+            diverged_tags.clone(),
+        );
         let mut process = Registry::default();
         process.register_collector(Box::new(ProcessCollector));
         Self {
@@ -132,7 +172,32 @@ impl Metrics {
             limiter_wait,
             rules,
             leader,
+            verifications,
+            repairs,
+            missing_tags,
+            diverged_tags,
             store: Mutex::new(None),
+        }
+    }
+
+    /// Records a verification pass: whether it compared tags (and how that went), the tags
+    /// repair requested and the repair copies that failed.
+    pub fn verified(&self, outcome: Option<&Result<(), String>>, requested: usize, failed: usize) {
+        if let Some(outcome) = outcome {
+            let outcome = if outcome.is_ok() { "ok" } else { "error" };
+            self.verifications
+                .get_or_create(&Outcome {
+                    outcome: outcome.into(),
+                })
+                .inc();
+        }
+        for (outcome, count) in [("requested", requested), ("failed", failed)] {
+            if count > 0 {
+                let counter = self.repairs.get_or_create(&Outcome {
+                    outcome: outcome.into(),
+                });
+                counter.inc_by(count as u64);
+            }
         }
     }
 
@@ -213,10 +278,24 @@ impl Metrics {
                 })
                 .set(0);
         }
+        self.missing_tags.clear();
+        self.diverged_tags.clear();
         for rule in store.state() {
             let state = ready_state(rule.status.as_ref())
                 .map_or_else(|| status_value::UNKNOWN.to_string(), |(s, _)| s);
             self.rules.get_or_create(&Ready { ready: state }).inc();
+            let targets = rule.status.as_ref().and_then(|s| s.replication.as_ref());
+            for target in targets.map(|r| r.targets.as_slice()).unwrap_or_default() {
+                let region = TargetRegion {
+                    target_region: target.region.clone(),
+                };
+                self.missing_tags
+                    .get_or_create(&region)
+                    .inc_by(i64::from(target.missing));
+                self.diverged_tags
+                    .get_or_create(&region)
+                    .inc_by(i64::from(target.diverged));
+            }
         }
     }
 }

@@ -13,7 +13,7 @@ use support::operator::{ACCESS_KEY, SECRET_KEY};
 use swr_sync_operator::auth::{AccessKey, CloudAuth, Credentials, PasswordLogin, SecretString};
 use swr_sync_operator::cloud::endpoint::Endpoints;
 use swr_sync_operator::cloud::transport::RetryPolicy;
-use swr_sync_operator::cloud::{CloudClient, ErrorClass, Transport, TransportConfig};
+use swr_sync_operator::cloud::{CloudClient, ErrorClass, Priority, Transport, TransportConfig};
 use swr_sync_operator::emulator::{Emulator, EmulatorConfig, EmulatorHandle};
 use swr_sync_operator::hss::HssClient;
 use swr_sync_operator::swr::model::{CreateSyncTask, ManualSync, Repository, SyncTarget};
@@ -253,7 +253,7 @@ async fn manual_sync_jobs_regions_organizations_repositories_tags() {
     let s = Setup::new().await;
     let swr = s.swr();
     let tags: Vec<String> = swr
-        .list_tags(&nginx())
+        .list_tags(&nginx(), Priority::Foreground)
         .await
         .unwrap()
         .into_iter()
@@ -280,7 +280,10 @@ async fn manual_sync_jobs_regions_organizations_repositories_tags() {
     );
     let copied = SourceRepo::new("cn-east-3", "platform-dr", "nginx").unwrap();
     assert_eq!(
-        swr.list_tags(&copied).await.unwrap().len(),
+        swr.list_tags(&copied, Priority::Foreground)
+            .await
+            .unwrap()
+            .len(),
         tags.len(),
         "tags arrived"
     );

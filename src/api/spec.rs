@@ -37,6 +37,7 @@ pub const RECONCILE_REQUESTED_AT: &str = "swrsync.io/reconcile-requested-at";
     printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
     printcolumn = r#"{"name":"Tasks","type":"string","jsonPath":".status.summary"}"#,
     printcolumn = r#"{"name":"Reason","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].reason"}"#,
+    printcolumn = r#"{"name":"Replication","type":"string","jsonPath":".status.replication.summary"}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
 )]
 #[serde(rename_all = "camelCase")]
@@ -71,6 +72,28 @@ pub struct ImageSyncRuleSpec {
     /// Ask HSS in each target region to refresh its image list after new tasks.
     #[serde(default)]
     pub security_scan: SecurityScan,
+    /// Check that the images arrived: compare the tags and digests of each replicated
+    /// repository in the source with each target (off when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verify: Option<Verify>,
+}
+
+/// Replication verification (and repair) of a rule's repositories.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Verify {
+    /// At most one verification in this interval (at least 1m).
+    #[serde(default = "default_verify_interval")]
+    #[schemars(pattern(DURATION_PATTERN))]
+    pub interval: String,
+    /// Request copies (`sync_images`) of tags missing in a target, and of tags whose digest
+    /// differs there when the target's `override` is true.
+    #[serde(default)]
+    pub repair: bool,
+}
+
+fn default_verify_interval() -> String {
+    "1h".to_string()
 }
 
 fn default_true() -> bool {

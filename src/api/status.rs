@@ -41,6 +41,17 @@ pub mod reason {
     /// A task the rule wants exists outside the operator with other settings (and the rule
     /// does not adopt such tasks).
     pub const EXTERNAL_TASK: &str = "ExternalTask";
+    /// Tasks are right, and copies requested by repair (`verify.repair`) are running.
+    pub const REPAIRING: &str = "Repairing";
+    /// Tasks are right, but tags are missing in a target (`verify`).
+    pub const REPLICATION_BEHIND: &str = "ReplicationBehind";
+    /// Tasks are right, but a target holds tags with other digests (`verify`).
+    pub const REPLICATION_DIVERGED: &str = "ReplicationDiverged";
+
+    /// Whether `reason` is about the images rather than the tasks.
+    pub fn is_replication(reason: &str) -> bool {
+        [REPAIRING, REPLICATION_BEHIND, REPLICATION_DIVERGED].contains(&reason)
+    }
 }
 
 /// Condition status values.
@@ -83,6 +94,9 @@ pub struct ImageSyncRuleStatus {
     /// rule, until done.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub existing_images: Vec<ImageCopy>,
+    /// What verification (`spec.verify`) found: whether the images arrived.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replication: Option<super::replication::ReplicationStatus>,
 }
 
 /// Where a copy of existing tags stands.

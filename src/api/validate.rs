@@ -59,6 +59,14 @@ pub enum SpecError {
         /// Why it is refused.
         reason: String,
     },
+    /// `verify.interval` is not a duration, or too short.
+    #[error("verify.interval {value:?}: {reason}")]
+    VerifyInterval {
+        /// The value given.
+        value: String,
+        /// Why it is refused.
+        reason: String,
+    },
 }
 
 /// Every problem of `spec`, in field order; empty when it is valid.
@@ -126,19 +134,38 @@ pub fn problems(spec: &ImageSyncRuleSpec) -> Vec<SpecError> {
             reason,
         });
     }
+    if let Some(verify) = &spec.verify {
+        if let Err(reason) = verify_interval(&verify.interval) {
+            out.push(SpecError::VerifyInterval {
+                value: verify.interval.clone(),
+                reason,
+            });
+        }
+    }
     out
+}
+
+/// Shortest `verify.interval`: each verification lists every tag of every replicated
+/// repository in the source and each target.
+pub const MIN_VERIFY_INTERVAL: Duration = Duration::from_secs(60);
+
+/// Parses `verify.interval`, at least [`MIN_VERIFY_INTERVAL`].
+pub fn verify_interval(value: &str) -> Result<Duration, String> {
+    at_least(value, MIN_VERIFY_INTERVAL)
+}
+
+/// Parses a duration that must be at least `min`.
+fn at_least(value: &str, min: Duration) -> Result<Duration, String> {
+    let interval = parse_duration(value)?;
+    if interval < min {
+        return Err(format!("must be at least {}s", min.as_secs()));
+    }
+    Ok(interval)
 }
 
 /// Parses `resyncInterval` (`90s`, `10m`, `1h30m`, `500ms`), at least [`MIN_RESYNC_INTERVAL`].
 pub fn resync_interval(value: &str) -> Result<Duration, String> {
-    let interval = parse_duration(value)?;
-    if interval < MIN_RESYNC_INTERVAL {
-        return Err(format!(
-            "must be at least {}s",
-            MIN_RESYNC_INTERVAL.as_secs()
-        ));
-    }
-    Ok(interval)
+    at_least(value, MIN_RESYNC_INTERVAL)
 }
 
 /// Parses a Go-style duration made of integer parts with `ms`, `s`, `m`, `h` or `d` units.

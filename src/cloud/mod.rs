@@ -10,5 +10,5 @@ pub mod transport;
 
 pub use client::CloudClient;
 pub use error::{ApiError, ErrorClass, Evidence};
-pub use request::{CloudRequest, CloudResponse, RequestAuth, Service};
+pub use request::{CloudRequest, CloudResponse, Priority, RequestAuth, Service};
 pub use transport::{Transport, TransportConfig};

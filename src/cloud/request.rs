@@ -66,6 +66,19 @@ pub struct CloudRequest {
     pub idempotent: bool,
     /// Content type; the SDKs send one on every request.
     pub content_type: &'static str,
+    /// Whether the request may wait behind the operator's own work (verification), or is
+    /// part of it (task management).
+    pub priority: Priority,
+}
+
+/// How a request competes for the process's cloud capacity.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Priority {
+    /// Task management: the whole capacity.
+    #[default]
+    Foreground,
+    /// Verification: a bounded share, so that it never starves task management.
+    Background,
 }
 
 impl CloudRequest {
@@ -88,7 +101,14 @@ impl CloudRequest {
             headers: Vec::new(),
             body: None,
             content_type: "application/json",
+            priority: Priority::Foreground,
         }
+    }
+
+    /// Sets how the request competes for capacity.
+    pub fn priority(mut self, priority: Priority) -> Self {
+        self.priority = priority;
+        self
     }
 
     /// Adds a query parameter.

@@ -13,7 +13,7 @@ use tokio::sync::Semaphore;
 use super::endpoint::Endpoints;
 use super::error::{ApiError, ErrorClass};
 use super::ratelimit::RateLimiter;
-use super::request::{CloudRequest, CloudResponse, RequestAuth};
+use super::request::{CloudRequest, CloudResponse, Priority, RequestAuth};
 use crate::auth::signer::{self, Authorization, SignInput, DATE_FORMAT, DATE_HEADER};
 use crate::metrics::Metrics;
 
@@ -103,9 +103,17 @@ impl Default for TransportConfig {
 pub struct Transport {
     http: reqwest::Client,
     in_flight: Semaphore,
+    /// Taken before `in_flight` by background requests: they never hold more than this
+    /// share of the slots, so task management always finds most of them free.
+    background: Semaphore,
     limiter: RateLimiter,
     config: TransportConfig,
     metrics: Option<Arc<Metrics>>,
+}
+
+/// Background requests' share of the in-flight slots: a quarter, at least one.
+pub fn background_slots(in_flight: u32) -> usize {
+    (in_flight as usize / 4).max(1)
 }
 
 const USER_AGENT: &str = concat!("swr-sync-operator/", env!("CARGO_PKG_VERSION"));
@@ -120,6 +128,7 @@ impl Transport {
         Ok(Self {
             http,
             in_flight: Semaphore::new(config.in_flight() as usize),
+            background: Semaphore::new(background_slots(config.in_flight())),
             limiter: RateLimiter::new(config.qps, config.burst),
             config,
             metrics: None,
@@ -189,6 +198,15 @@ impl Transport {
         // The slot first, then the token: a token taken while waiting for a slot would be
         // spent idle, and the rate would fall below the limit.
         let queued = std::time::Instant::now();
+        let _background = match request.priority {
+            Priority::Background => Some(
+                self.background
+                    .acquire()
+                    .await
+                    .expect("the semaphore is never closed"),
+            ),
+            Priority::Foreground => None,
+        };
         let _slot = self
             .in_flight
             .acquire()

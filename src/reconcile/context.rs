@@ -17,6 +17,7 @@ use super::memo::StatusMemo;
 use super::plan::TaskKey;
 use super::regions::RegionCache;
 use super::scans::ScanGate;
+use super::tag_listings::TagListings;
 use crate::api::status::RuleName;
 use crate::api::ImageSyncRule;
 use crate::auth::{CloudAuth, Credentials};
@@ -40,6 +41,8 @@ pub struct ReconcilerConfig {
     pub hss_debounce: Duration,
     /// How long a repository's task listing serves other rules (zero: not shared).
     pub swr_list_ttl: Duration,
+    /// Verification does not judge tags pushed more recently than this.
+    pub verify_grace: Duration,
 }
 
 /// Shared state of all reconciles.
@@ -67,6 +70,8 @@ pub struct Context {
     pub scans: ScanGate,
     /// Task listings shared between rules.
     pub listings: TaskListings,
+    /// Tag listings shared between rules' verifications.
+    pub tag_listings: TagListings,
     /// Who owns which task, as this process decided (ahead of the cache).
     pub ledger: Ledger,
     /// Statuses written that the cache does not show yet.
@@ -122,6 +127,7 @@ impl Context {
             regions: RegionCache::default(),
             scans: ScanGate::new(hss_debounce),
             listings: TaskListings::new(list_ttl),
+            tag_listings: TagListings::new(list_ttl),
             ledger: Ledger::default(),
             waker,
             memo,

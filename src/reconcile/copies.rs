@@ -17,6 +17,7 @@ use super::report::{describe, list_some};
 use crate::api::spec::ExistingImages;
 use crate::api::status::{CopyState, ImageCopy};
 use crate::api::ImageSyncRuleSpec;
+use crate::cloud::Priority;
 use crate::swr::model::{ManualSync, SyncJob};
 use crate::swr::{SourceRepo, SwrApi, SwrClient};
 
@@ -134,7 +135,10 @@ async fn start(
 ) -> Vec<ImageCopy> {
     let repos: BTreeSet<SourceRepo> = created.iter().filter_map(|(k, _)| source_repo(k)).collect();
     let listed = join_all(repos.iter().map(|repo| async move {
-        let tags = swr.list_tags(repo).await.map_err(|e| e.to_string());
+        let tags = swr
+            .list_tags(repo, Priority::Foreground)
+            .await
+            .map_err(|e| e.to_string());
         tags.map(|t| t.into_iter().map(|t| t.tag).collect::<Vec<_>>())
     }))
     .await;
@@ -175,9 +179,10 @@ async fn start_one(
         requested_at: Some(timestamp(now)),
         message: None,
     };
+    let target = (key.target_region.as_str(), key.target_organization.as_str());
     match tags {
         Ok(tags) if tags.is_empty() => return None,
-        Ok(tags) => match request(swr, &repo, key, settings, tags).await {
+        Ok(tags) => match request(swr, &repo, target, settings.override_existing, tags).await {
             Ok(refused) => {
                 copy.tags = tags
                     .iter()
@@ -206,21 +211,22 @@ async fn start_one(
     Some(copy)
 }
 
-/// `sync_images` for every tag, `BATCH` at a time; returns the tags SWR refused.
-async fn request(
+/// `sync_images` of every tag to a target (region, organization), `BATCH` at a time;
+/// returns the tags SWR refused.
+pub(super) async fn request(
     swr: &SwrClient,
     repo: &SourceRepo,
-    key: &TaskKey,
-    settings: Settings,
+    (region, organization): (&str, &str),
+    override_existing: bool,
     tags: &[String],
 ) -> Result<Vec<String>, String> {
     let mut refused = Vec::new();
     for batch in tags.chunks(BATCH) {
         let sync = ManualSync {
             image_tag: batch.to_vec(),
-            override_existing: settings.override_existing,
-            remote_namespace: key.target_organization.clone(),
-            remote_region_id: key.target_region.clone(),
+            override_existing,
+            remote_namespace: organization.to_string(),
+            remote_region_id: region.to_string(),
         };
         let failed = swr
             .sync_images(repo, &sync)
@@ -232,7 +238,10 @@ async fn request(
 }
 
 /// The newest sync job records of a repository.
-async fn recent_jobs(swr: &SwrClient, repo: &SourceRepo) -> Result<Vec<SyncJob>, String> {
+pub(super) async fn recent_jobs(
+    swr: &SwrClient,
+    repo: &SourceRepo,
+) -> Result<Vec<SyncJob>, String> {
     let page = crate::swr::client::PAGE_SIZE;
     let mut jobs = Vec::new();
     for n in 0..JOB_PAGES {

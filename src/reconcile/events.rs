@@ -35,6 +35,16 @@ pub mod event_reason {
     pub const TASKS_TAKEN_OVER: &str = "TasksTakenOver";
     /// The target regions could not be checked (the regions lookup failed); SWR decides.
     pub const REGION_CHECK_SKIPPED: &str = "RegionCheckSkipped";
+    /// Verification found tags missing in a target that held them all before.
+    pub const REPLICATION_BEHIND: &str = "ReplicationBehind";
+    /// Verification found tags with other digests in a target.
+    pub const REPLICATION_DIVERGED: &str = "ReplicationDiverged";
+    /// A target that was behind or diverged holds every source tag again.
+    pub const REPLICATION_CAUGHT_UP: &str = "ReplicationCaughtUp";
+    /// Repair requested copies of tags missing (or diverged) in targets.
+    pub const REPAIR_REQUESTED: &str = "RepairRequested";
+    /// A repair copy failed; it is not requested again for the same digest.
+    pub const REPAIR_FAILED: &str = "RepairFailed";
 }
 
 /// Publishes an event about `rule`; a failure is logged, not returned (events are advisory).

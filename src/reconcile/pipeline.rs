@@ -26,7 +26,7 @@ use super::plan::{Action as TaskAction, Plan, Settings, TaskKey};
 use super::report::{describe, list_some, Problem, Report};
 use super::secrets::credentials;
 use super::status::{self, inventory, owned};
-use super::{copies, scans};
+use super::{copies, scans, verification};
 use crate::api::spec::RECONCILE_REQUESTED_AT;
 use crate::api::status::{reason, status_value, RuleName, TaskState};
 use crate::api::{ImageSyncRule, ImageSyncRuleStatus};
@@ -124,6 +124,7 @@ async fn sync(rule: &ImageSyncRule, ctx: &Context) -> Result<Action, Error> {
         .map(|(k, _)| k.target_region.clone())
         .collect();
     scan_step(rule, ctx, &hss, &created_in, &mut report).await;
+    verify_step(rule, ctx, &swr, &mut report).await;
     finish(rule, ctx, report, Some(resync)).await
 }
 
@@ -195,6 +196,37 @@ async fn scan_step(
         publish(ctx, rule, type_, reason, note).await;
     }
     report.scans = Some(pass.statuses);
+    report.follow_up_at(pass.due);
+}
+
+/// Replication verification and repair (`spec.verify`) of the tasks that exist as the rule
+/// wants them.
+async fn verify_step(rule: &ImageSyncRule, ctx: &Context, swr: &SwrClient, report: &mut Report) {
+    let Some(spec) = &rule.spec.verify else {
+        return;
+    };
+    let pairs = report
+        .tasks
+        .iter()
+        .filter(|(_, line)| line.state == TaskState::InSync)
+        .map(|(key, line)| (key.clone(), line.settings))
+        .collect();
+    let verification = verification::Verification {
+        spec,
+        swr,
+        listings: (&ctx.tag_listings, account_of(rule)),
+        previous: rule.status.as_ref().and_then(|s| s.replication.as_ref()),
+        pairs,
+        forced: reconcile_requested(rule) || spec_changed(rule),
+        grace: ctx.config.verify_grace,
+    };
+    let pass = verification::run(verification, chrono::Utc::now()).await;
+    for (type_, reason, note) in pass.notices {
+        publish(ctx, rule, type_, reason, note).await;
+    }
+    ctx.metrics
+        .verified(pass.outcome.as_ref(), pass.requested, pass.failed);
+    report.replication = pass.status;
     report.follow_up_at(pass.due);
 }
 
@@ -360,6 +392,13 @@ async fn write(
     new.last_handled_reconcile_at = rule.annotations().get(RECONCILE_REQUESTED_AT).cloned();
     new.security_scans = this_pass_or_before(&report.scans, previous, |s| &s.security_scans);
     new.existing_images = this_pass_or_before(&report.copies, previous, |s| &s.existing_images);
+    new.replication = match rule.spec.verify {
+        Some(_) => report
+            .replication
+            .clone()
+            .or_else(|| previous?.replication.clone()),
+        None => None,
+    };
     let ids_differ = || previous.map(|p| ids(&p.tasks)) != Some(ids(&new.tasks));
     let changed = status::differs(previous, &new) || (intent && ids_differ());
     if !changed {
@@ -381,7 +420,17 @@ async fn write(
     let ready = status::ready_state(Some(&new));
     // The Ready state is compared with the status the pass began with, so a pass through
     // Progressing back to where it was tells nothing new.
-    if !intent && ready != status::ready_state(previous) {
+    // Verification publishes its own Events, per target: one on the Ready change would
+    // repeat them.
+    let about_images = |state: &Option<(String, String)>| {
+        state
+            .as_ref()
+            .is_some_and(|(_, r)| reason::is_replication(r))
+    };
+    let images_only = about_images(&ready)
+        || (about_images(&status::ready_state(previous))
+            && ready.as_ref().is_some_and(|(_, r)| r == reason::IN_SYNC));
+    if !intent && !images_only && ready != status::ready_state(previous) {
         if let Some((state, reason)) = ready {
             // Progressing is the normal way to Ready, not something to warn about.
             let type_ = if state == status_value::TRUE || reason == reason::PROGRESSING {
@@ -414,6 +463,11 @@ fn this_pass_or_before<T: Clone>(
         Some(found) => found.clone(),
         None => previous.map(|p| field(p).clone()).unwrap_or_default(),
     }
+}
+
+/// Whether the spec changed since the status was last written (`repair` turned on, say).
+fn spec_changed(rule: &ImageSyncRule) -> bool {
+    rule.metadata.generation != rule.status.as_ref().and_then(|s| s.observed_generation)
 }
 
 /// Whether the user asked for this pass (the annotation differs from the last one

@@ -6,6 +6,7 @@ use std::time::Duration;
 use std::time::Instant;
 
 use super::plan::{Plan, Settings, TaskKey};
+use crate::api::replication::ReplicationStatus;
 use crate::api::status::{reason, Ownership, RuleName, TaskState};
 use crate::api::status::{ImageCopy, ScanStatus};
 
@@ -125,6 +126,9 @@ pub struct Report {
     pub scans: Option<Vec<ScanStatus>>,
     /// Copies of existing tags after the pass (None: as before).
     pub copies: Option<Vec<ImageCopy>>,
+    /// What verification says after the pass (None: verification is off, or the pass did
+    /// not get that far).
+    pub replication: Option<ReplicationStatus>,
     /// When follow-up work (a debounced HSS refresh, a copy in progress) is due: the rule
     /// comes back then.
     pub follow_up: Option<Instant>,

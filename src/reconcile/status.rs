@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, HashSet};
 
 use super::plan::TaskKey;
 use super::report::{Report, TaskLine};
+use crate::api::replication::ReplicationState;
 use crate::api::status::{
     condition_type, reason, status_value, Condition, ImageSyncRuleStatus, Ownership, TaskState,
     TaskStatus,
@@ -20,12 +21,41 @@ pub fn build(
 ) -> ImageSyncRuleStatus {
     let summary = report.summary();
     let pending = report.tasks.values().any(|t| t.state == TaskState::Pending);
+    let replication = report.replication.as_ref().map(|r| r.state);
     let (ready, reconciling, stalled) = match &report.problem {
         None if pending => (
             (status_value::FALSE, reason::PROGRESSING, summary.clone()),
             (status_value::TRUE, reason::PROGRESSING, summary.clone()),
             (status_value::FALSE, reason::PROGRESSING, String::new()),
         ),
+        // The tasks are right but the images are not: not Ready. Repairs running are
+        // progress; a gap the operator does not repair needs the user (README, "Verifying
+        // replication").
+        None if replication == Some(ReplicationState::Repairing) => {
+            let message = replication_message(report);
+            (
+                (status_value::FALSE, reason::REPAIRING, message.clone()),
+                (status_value::TRUE, reason::REPAIRING, message),
+                (status_value::FALSE, reason::REPAIRING, String::new()),
+            )
+        }
+        None if matches!(
+            replication,
+            Some(ReplicationState::Behind | ReplicationState::Diverged)
+        ) =>
+        {
+            let reason = if replication == Some(ReplicationState::Diverged) {
+                reason::REPLICATION_DIVERGED
+            } else {
+                reason::REPLICATION_BEHIND
+            };
+            let message = replication_message(report);
+            (
+                (status_value::FALSE, reason, message.clone()),
+                (status_value::FALSE, reason, String::new()),
+                (status_value::TRUE, reason, message),
+            )
+        }
         None => (
             (status_value::TRUE, reason::IN_SYNC, summary.clone()),
             (status_value::FALSE, reason::IN_SYNC, String::new()),
@@ -93,7 +123,32 @@ pub fn build(
         last_handled_reconcile_at: None,
         security_scans: Vec::new(),
         existing_images: Vec::new(),
+        replication: None,
     }
+}
+
+/// The tasks' summary, then what verification found and what to do about it.
+fn replication_message(report: &Report) -> String {
+    let Some(replication) = &report.replication else {
+        return report.summary();
+    };
+    let advice: Vec<String> = replication
+        .targets
+        .iter()
+        .filter_map(|t| {
+            Some(format!(
+                "{}/{}: {}",
+                t.region,
+                t.organization,
+                t.message.as_ref()?
+            ))
+        })
+        .collect();
+    let mut message = format!("{}; images {}", report.summary(), replication.summary);
+    if !advice.is_empty() {
+        message = format!("{message} ({})", advice.join("; "));
+    }
+    message
 }
 
 fn task_status(key: &TaskKey, line: &TaskLine) -> TaskStatus {

@@ -11,7 +11,7 @@ use super::model::{
 };
 use super::names::{self, NameKind};
 use super::{DeleteOutcome, SourceRepo, SwrApi, SwrError};
-use crate::cloud::{ApiError, CloudClient, CloudRequest, ErrorClass, Service};
+use crate::cloud::{ApiError, CloudClient, CloudRequest, ErrorClass, Priority, Service};
 
 /// Operation names (errors, logs, metrics).
 pub mod ops {
@@ -293,9 +293,15 @@ impl SwrClient {
         Ok(pages)
     }
 
-    /// Every tag of a repository (all pages).
-    pub async fn list_tags(&self, repo: &SourceRepo) -> Result<Vec<Tag>, SwrError> {
-        self.all_pages(|| Self::repo_request(ops::LIST_TAGS, repo, Method::GET, "tags"))
+    /// Every tag of a repository (all pages), at `priority`.
+    pub async fn list_tags(
+        &self,
+        repo: &SourceRepo,
+        priority: Priority,
+    ) -> Result<Vec<Tag>, SwrError> {
+        let page =
+            || Self::repo_request(ops::LIST_TAGS, repo, Method::GET, "tags").priority(priority);
+        self.all_pages(page)
             .await
             .map_err(|error| SwrError::ListTags {
                 repo: repo.clone(),

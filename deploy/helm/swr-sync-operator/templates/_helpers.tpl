@@ -91,6 +91,7 @@ the operator's own default). The value's name is the flag's, in camelCase.
   "hssDebounce" "SWR_SYNC_HSS_DEBOUNCE"
   "swrListTtl" "SWR_SYNC_SWR_LIST_TTL"
   "shutdownGrace" "SWR_SYNC_SHUTDOWN_GRACE"
+  "verifyGrace" "SWR_SYNC_VERIFY_GRACE"
   "leaderElect" "SWR_SYNC_LEADER_ELECT"
   "leaderElectionNamespace" "SWR_SYNC_LEADER_ELECTION_NAMESPACE"
   "leaderElectionLeaseName" "SWR_SYNC_LEADER_ELECTION_LEASE_NAME"

@@ -1,0 +1,412 @@
+//! The verification step (`spec.verify`): at most once per interval, the tags of each
+//! replicated repository are listed in the source and in each target (shared between rules,
+//! at background priority), compared, summed up per target, and, with `repair`, the gaps are
+//! copied with `sync_images`; the copies are then followed through SWR's sync job records.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use futures::future::join_all;
+use kube::runtime::events::EventType;
+
+use super::copies::{recent_jobs, COPY_DEADLINE, POLL};
+use super::events::{event_reason, Notice};
+use super::plan::{Settings, TaskKey};
+use super::repair;
+use super::tag_listings::{Listing, TagListings};
+use super::verify::{self, Pair, Tags, Target};
+use crate::api::replication::{
+    RepairState, ReplicationState, ReplicationStatus, TagRepair, TargetReplication,
+};
+use crate::api::spec::Verify;
+use crate::api::validate::verify_interval;
+use crate::swr::model::SyncJob;
+use crate::swr::{SourceRepo, SwrClient};
+
+/// What one rule's verification needs.
+pub struct Verification<'a> {
+    /// The rule's `verify`.
+    pub spec: &'a Verify,
+    /// SWR, with the rule's credentials.
+    pub swr: &'a SwrClient,
+    /// The shared tag listings, and the rule's account in them.
+    pub listings: (&'a TagListings, String),
+    /// The status of the last verification.
+    pub previous: Option<&'a ReplicationStatus>,
+    /// The tasks that exist as the rule wants them: the pairs to compare.
+    pub pairs: Vec<(TaskKey, Settings)>,
+    /// A reconcile the user asked for, or a changed spec, verifies now.
+    pub forced: bool,
+    /// Tags pushed more recently are not judged yet.
+    pub grace: Duration,
+}
+
+/// What a verification pass leaves.
+#[derive(Debug, Default)]
+pub struct VerifyPass {
+    /// The replication status to write.
+    pub status: Option<ReplicationStatus>,
+    /// When to come back (a repair to follow, the next verification).
+    pub due: Option<Instant>,
+    /// Events to publish.
+    pub notices: Vec<Notice>,
+    /// Whether the tags were compared this pass, and whether that failed.
+    pub outcome: Option<Result<(), String>>,
+    /// Tags repair asked SWR to copy.
+    pub requested: usize,
+    /// Repair copies that failed this pass.
+    pub failed: usize,
+}
+
+/// Follows earlier repairs and, when due, verifies (and repairs) again.
+pub async fn run(v: Verification<'_>, now: DateTime<Utc>) -> VerifyPass {
+    let interval = verify_interval(&v.spec.interval).unwrap_or(Duration::from_secs(3600));
+    let earlier = v.previous.map(|p| p.repairs.clone()).unwrap_or_default();
+    let running_before = earlier.iter().any(|r| r.state == RepairState::Requested);
+    let verified_at = v
+        .previous
+        .and_then(|p| p.verified_at.as_deref())
+        .and_then(verify::parse_time);
+    let targets_changed = v.previous.is_some_and(|p| {
+        target_set(&v.pairs)
+            != p.targets
+                .iter()
+                .map(|t| (t.region.clone(), t.organization.clone()))
+                .collect()
+    });
+    let due_by_time = verified_at
+        .is_none_or(|at| now >= at + chrono::Duration::from_std(interval).unwrap_or_default());
+    let repos_running: BTreeSet<SourceRepo> = earlier
+        .iter()
+        .filter(|r| r.state == RepairState::Requested)
+        .filter_map(|r| source_of(&v.pairs, &r.repository))
+        .collect();
+    let mut pass = VerifyPass::default();
+    let jobs = match jobs_of(v.swr, &repos_running).await {
+        Ok(jobs) => jobs,
+        Err(e) => return carried(v.previous, &mut pass, e),
+    };
+    let deadline = chrono::Duration::from_std(COPY_DEADLINE).unwrap_or_default();
+    let followed: Vec<TagRepair> = earlier
+        .iter()
+        .filter_map(|r| match source_of(&v.pairs, &r.repository) {
+            Some(repo) => {
+                verify::follow(r, jobs.get(&repo).map_or(&[], Vec::as_slice), now, deadline)
+            }
+            // The repository is no longer replicated: nothing to follow or remember.
+            None => None,
+        })
+        .collect();
+    pass.failed = repair::failed_notices(&earlier, &followed, &mut pass.notices);
+    let running_now = followed.iter().any(|r| r.state == RepairState::Requested);
+    let due = v.forced || due_by_time || targets_changed || (running_before && !running_now);
+    if !due {
+        let mut status = v
+            .previous
+            .cloned()
+            .expect("not due without an earlier verification");
+        status.repairs = followed;
+        settle(&mut status);
+        pass.due = Some(next_due(&status, verified_at, interval, now));
+        pass.status = Some(status);
+        return pass;
+    }
+    match verify_now(&v, followed, jobs, now, &mut pass).await {
+        Ok(status) => {
+            pass.due = Some(next_due(&status, Some(now), interval, now));
+            target_notices(v.previous, &status, &mut pass.notices);
+            pass.status = Some(status);
+            pass.outcome = Some(Ok(()));
+            pass
+        }
+        Err(e) => carried(v.previous, &mut pass, e),
+    }
+}
+
+/// The pass could not read SWR: the last status stands, and the next resync tries again.
+fn carried(
+    previous: Option<&ReplicationStatus>,
+    pass: &mut VerifyPass,
+    error: String,
+) -> VerifyPass {
+    tracing::warn!(%error, "verifying replication failed");
+    VerifyPass {
+        status: previous.cloned(),
+        due: None,
+        notices: std::mem::take(&mut pass.notices),
+        outcome: Some(Err(error)),
+        requested: 0,
+        failed: pass.failed,
+    }
+}
+
+/// Lists and compares every pair, requests repairs, and builds the status.
+async fn verify_now(
+    v: &Verification<'_>,
+    mut repairs: Vec<TagRepair>,
+    mut jobs: BTreeMap<SourceRepo, Vec<SyncJob>>,
+    now: DateTime<Utc>,
+    pass: &mut VerifyPass,
+) -> Result<ReplicationStatus, String> {
+    let (listings, account) = (v.listings.0, v.listings.1.as_str());
+    let mut repos: BTreeSet<SourceRepo> = BTreeSet::new();
+    for (key, _) in &v.pairs {
+        repos.insert(source(key)?);
+        repos.insert(destination(key)?);
+    }
+    let listed = join_all(repos.iter().map(|repo| listings.tags(account, v.swr, repo))).await;
+    let mut tags: BTreeMap<SourceRepo, Listing> = BTreeMap::new();
+    for (repo, listing) in repos.into_iter().zip(listed) {
+        tags.insert(repo, listing.map_err(|e| e.to_string())?);
+    }
+    // Job records only where the tags differ: they tell a copy in flight from a gap.
+    let unlisted: BTreeSet<SourceRepo> = v
+        .pairs
+        .iter()
+        .filter(|(key, _)| differs(&tags, key))
+        .filter_map(|(key, _)| source(key).ok())
+        .filter(|repo| !jobs.contains_key(repo))
+        .collect();
+    jobs.extend(jobs_of(v.swr, &unlisted).await?);
+    let grace = chrono::Duration::from_std(v.grace).unwrap_or_default();
+    let mut pairs = Vec::new();
+    for (key, settings) in &v.pairs {
+        let empty = Tags::new();
+        let source_tags = tags[&source(key)?].as_deref().unwrap_or(&empty);
+        let target_tags = tags[&destination(key)?].as_deref();
+        let repo_jobs = jobs.get(&source(key)?).map_or(&[][..], Vec::as_slice);
+        let target = Target::of(key);
+        let finding = verify::compare(source_tags, target_tags, repo_jobs, &target, (now, grace));
+        pairs.push(Pair {
+            repository: key.repository.clone(),
+            target,
+            override_existing: settings.override_existing,
+            finding,
+        });
+    }
+    // Forget failures of tags the source has moved since, or that arrived after all.
+    repairs.retain(|r| {
+        r.state == RepairState::Requested
+            || pairs.iter().any(|p| {
+                let gaps = p.finding.missing.iter().chain(&p.finding.diverged);
+                gaps.clone().any(|g| {
+                    verify::repairs_tag(r, &p.repository, &p.target, &g.tag) && g.digest == r.digest
+                })
+            })
+    });
+    if v.spec.repair {
+        let requests = verify::repairs(&pairs, &repairs, repair::CAP);
+        let asked = repair::request(v.swr, &v.pairs, &requests, now).await;
+        pass.requested += asked.requested;
+        pass.notices.extend(asked.notice);
+        repairs.extend(asked.repairs);
+    }
+    repair::forget_oldest_failures(&mut repairs);
+    let mut status = ReplicationStatus {
+        verified_at: Some(now.to_rfc3339_opts(SecondsFormat::Secs, true)),
+        state: ReplicationState::InSync,
+        summary: String::new(),
+        targets: summaries(&pairs, v.spec.repair),
+        repairs,
+    };
+    settle(&mut status);
+    Ok(status)
+}
+
+/// Per target, over its repositories.
+fn summaries(pairs: &[Pair], repair: bool) -> Vec<TargetReplication> {
+    let mut by_target: BTreeMap<&Target, Vec<&Pair>> = BTreeMap::new();
+    for pair in pairs {
+        by_target.entry(&pair.target).or_default().push(pair);
+    }
+    by_target
+        .into_iter()
+        .map(|(target, pairs)| verify::summarize(target, &pairs, repair))
+        .collect()
+}
+
+/// Sets the rule's state and summary from its targets and repairs.
+fn settle(status: &mut ReplicationStatus) {
+    let running = status
+        .repairs
+        .iter()
+        .filter(|r| r.state == RepairState::Requested)
+        .count();
+    let worst = |state| status.targets.iter().filter(|t| t.state == state).count();
+    let total = status.targets.len();
+    let tags = |f: fn(&TargetReplication) -> u32| status.targets.iter().map(f).sum::<u32>();
+    (status.state, status.summary) = if running > 0 {
+        (
+            ReplicationState::Repairing,
+            format!("repairing {running} tag(s)"),
+        )
+    } else if worst(ReplicationState::Diverged) > 0 {
+        let n = worst(ReplicationState::Diverged);
+        (
+            ReplicationState::Diverged,
+            format!(
+                "diverged: {} tag(s) in {n}/{total} target(s)",
+                tags(|t| t.diverged)
+            ),
+        )
+    } else if worst(ReplicationState::Behind) > 0 {
+        let n = worst(ReplicationState::Behind);
+        (
+            ReplicationState::Behind,
+            format!(
+                "behind: {} tag(s) missing in {n}/{total} target(s)",
+                tags(|t| t.missing)
+            ),
+        )
+    } else {
+        (
+            ReplicationState::InSync,
+            format!("in sync ({total} target(s))"),
+        )
+    };
+}
+
+/// Repairs running: look again soon; else at the next verification.
+fn next_due(
+    status: &ReplicationStatus,
+    verified_at: Option<DateTime<Utc>>,
+    interval: Duration,
+    now: DateTime<Utc>,
+) -> Instant {
+    if status.state == ReplicationState::Repairing {
+        return Instant::now() + POLL;
+    }
+    let next = verified_at.map_or(now, |at| {
+        at + chrono::Duration::from_std(interval).unwrap_or_default()
+    });
+    Instant::now() + (next - now).to_std().unwrap_or_default()
+}
+
+/// One Event per reason for the targets whose state changed.
+fn target_notices(
+    previous: Option<&ReplicationStatus>,
+    status: &ReplicationStatus,
+    notices: &mut Vec<Notice>,
+) {
+    let before: BTreeMap<(&str, &str), ReplicationState> = previous
+        .map(|p| {
+            p.targets
+                .iter()
+                .map(|t| ((t.region.as_str(), t.organization.as_str()), t.state))
+                .collect()
+        })
+        .unwrap_or_default();
+    let kinds = [
+        (
+            ReplicationState::Behind,
+            EventType::Warning,
+            event_reason::REPLICATION_BEHIND,
+        ),
+        (
+            ReplicationState::Diverged,
+            EventType::Warning,
+            event_reason::REPLICATION_DIVERGED,
+        ),
+        (
+            ReplicationState::InSync,
+            EventType::Normal,
+            event_reason::REPLICATION_CAUGHT_UP,
+        ),
+    ];
+    for (state, type_, reason) in kinds {
+        let changed: Vec<String> = status
+            .targets
+            .iter()
+            .filter(|t| t.state == state)
+            .filter(|t| {
+                let was = before
+                    .get(&(t.region.as_str(), t.organization.as_str()))
+                    .copied();
+                // A first verification that finds a target in sync says nothing.
+                was != Some(state)
+                    && !(state == ReplicationState::InSync
+                        && matches!(was, None | Some(ReplicationState::Repairing)))
+            })
+            .map(describe_target)
+            .collect();
+        if !changed.is_empty() {
+            notices.push((type_, reason, changed.join("; ")));
+        }
+    }
+}
+
+fn describe_target(t: &TargetReplication) -> String {
+    let place = format!("{}/{}", t.region, t.organization);
+    match t.state {
+        ReplicationState::InSync => format!("{place} holds every source tag again"),
+        _ => format!(
+            "{place}: {} missing, {} diverged ({})",
+            t.missing,
+            t.diverged,
+            t.examples.join(", ")
+        ),
+    }
+}
+
+/// The newest job records of each repository.
+async fn jobs_of(
+    swr: &SwrClient,
+    repos: &BTreeSet<SourceRepo>,
+) -> Result<BTreeMap<SourceRepo, Vec<SyncJob>>, String> {
+    let listed = join_all(repos.iter().map(|repo| recent_jobs(swr, repo))).await;
+    repos
+        .iter()
+        .cloned()
+        .zip(listed)
+        .map(|(repo, jobs)| Ok((repo, jobs?)))
+        .collect()
+}
+
+/// Whether the listings of a pair's two repositories differ in any source tag.
+fn differs(tags: &BTreeMap<SourceRepo, Listing>, key: &TaskKey) -> bool {
+    let (Ok(from), Ok(to)) = (source(key), destination(key)) else {
+        return false;
+    };
+    let empty = Tags::new();
+    let source_tags = tags.get(&from).and_then(|l| l.as_deref()).unwrap_or(&empty);
+    let target_tags = tags.get(&to).and_then(|l| l.as_deref());
+    source_tags.iter().any(|(tag, image)| {
+        target_tags
+            .and_then(|t| t.get(tag))
+            .is_none_or(|held| held.digest != image.digest)
+    })
+}
+
+fn target_set(pairs: &[(TaskKey, Settings)]) -> BTreeSet<(String, String)> {
+    pairs
+        .iter()
+        .map(|(k, _)| (k.target_region.clone(), k.target_organization.clone()))
+        .collect()
+}
+
+fn source(key: &TaskKey) -> Result<SourceRepo, String> {
+    SourceRepo::new(
+        &key.source_region,
+        &key.source_organization,
+        &key.repository,
+    )
+    .map_err(|e| e.to_string())
+}
+
+/// The repository a task copies into.
+fn destination(key: &TaskKey) -> Result<SourceRepo, String> {
+    SourceRepo::new(
+        &key.target_region,
+        &key.target_organization,
+        &key.repository,
+    )
+    .map_err(|e| e.to_string())
+}
+
+fn source_of(pairs: &[(TaskKey, Settings)], repository: &str) -> Option<SourceRepo> {
+    pairs
+        .iter()
+        .find(|(k, _)| k.repository == repository)
+        .and_then(|(k, _)| source(k).ok())
+}

@@ -1,0 +1,255 @@
+//! Replication health (`spec.verify`) end to end on a real kube-apiserver with the emulator:
+//! tags that never reached a target are reported, and repaired only when asked; a diverged
+//! tag is repaired only where `override` allows it; a replication job that timed out is
+//! named; a tag deleted in the target comes back; catching up clears the state with one
+//! Event; and a rule without `verify` lists no tags.
+
+mod support;
+
+use k8s_openapi::api::events::v1::Event;
+use kube::api::{Api, ListParams};
+use reqwest::Method;
+use serde_json::{json, Value};
+use support::operator::{spec, Env, EAST_DR};
+use swr_sync_operator::api::replication::{ReplicationState, ReplicationStatus};
+use swr_sync_operator::api::status::condition_type;
+use swr_sync_operator::api::ImageSyncRule;
+
+const LIST_TAGS: &str = "swr.list_tags";
+const SYNC_IMAGES: &str = "swr.sync_images";
+
+/// nginx to cn-east-3/platform-dr, verified hourly (a requested reconcile verifies at once).
+fn verified(repair: bool, override_existing: bool) -> Value {
+    let mut s = spec(&["nginx"], EAST_DR);
+    s["targets"][0]["override"] = json!(override_existing);
+    s["verify"] = json!({"interval": "1h", "repair": repair});
+    s["resyncInterval"] = json!("1h");
+    s
+}
+
+fn replication(rule: Option<&ImageSyncRule>) -> Option<&ReplicationStatus> {
+    rule?.status.as_ref()?.replication.as_ref()
+}
+
+/// Waits until the rule's replication is in `state`; returns it.
+async fn wait_replication(
+    env: &Env,
+    name: &str,
+    state: ReplicationState,
+) -> (ImageSyncRule, ReplicationStatus) {
+    let rule = env
+        .wait_for(name, &format!("replication {state:?}"), |r| {
+            replication(r).is_some_and(|s| s.state == state)
+        })
+        .await
+        .unwrap();
+    let status = replication(Some(&rule)).cloned().unwrap();
+    (rule, status)
+}
+
+/// Pushes `tag` (with `digest`) to `organization`/nginx in `region`.
+async fn push(env: &Env, region: &str, organization: &str, tag: &str, digest: &str) {
+    env.admin_send(
+        Method::POST,
+        "push",
+        json!({"region": region, "organization": organization, "repository": "nginx", "tag": tag, "digest": digest}),
+    )
+    .await;
+}
+
+/// The digest of nginx:`tag` in cn-east-3/platform-dr.
+async fn target_digest(env: &Env, tag: &str) -> Option<String> {
+    let state = env.admin("state").await;
+    state["regions"]["cn-east-3"]["organizations"]["platform-dr"]["repositories"]["nginx"]["tags"]
+        [tag]["digest"]
+        .as_str()
+        .map(String::from)
+}
+
+/// Notes of the rule's Events with `reason`.
+async fn events(env: &Env, name: &str, reason: &str) -> Vec<String> {
+    let all = Api::<Event>::namespaced(env.client.clone(), &env.ns)
+        .list(&ListParams::default())
+        .await
+        .unwrap();
+    all.items
+        .into_iter()
+        .filter(|e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name))
+        .filter(|e| e.reason.as_deref() == Some(reason))
+        .map(|e| e.note.unwrap_or_default())
+        .collect()
+}
+
+fn condition(rule: &ImageSyncRule, type_: &str) -> (String, String) {
+    let c = rule
+        .status
+        .as_ref()
+        .unwrap()
+        .conditions
+        .iter()
+        .find(|c| c.type_ == type_)
+        .unwrap();
+    (c.status.clone(), c.reason.clone())
+}
+
+#[tokio::test]
+async fn tags_pushed_before_the_task_are_reported_and_only_repaired_when_asked() {
+    let env = Env::start("verify-behind").await;
+    env.apply("web", verified(false, false)).await.unwrap();
+    let (rule, status) = wait_replication(&env, "web", ReplicationState::Behind).await;
+    let target = &status.targets[0];
+    assert_eq!(
+        (target.missing, target.diverged, target.repositories),
+        (2, 0, 1)
+    );
+    assert_eq!(
+        target.examples,
+        ["nginx:1.25 missing", "nginx:latest missing"]
+    );
+    assert!(
+        target.message.as_deref().unwrap().contains("verify.repair"),
+        "{target:?}"
+    );
+    assert_eq!(status.summary, "behind: 2 tag(s) missing in 1/1 target(s)");
+    // The tasks are right and say so; the rule is not Ready, and needs the user.
+    assert_eq!(
+        rule.status.as_ref().unwrap().summary.as_deref(),
+        Some("1/1 tasks in sync")
+    );
+    assert_eq!(
+        condition(&rule, condition_type::READY),
+        ("False".into(), "ReplicationBehind".into())
+    );
+    assert_eq!(
+        condition(&rule, condition_type::STALLED),
+        ("True".into(), "ReplicationBehind".into())
+    );
+    assert_eq!(env.calls_of(SYNC_IMAGES).await, 0, "repair is off");
+    assert_eq!(events(&env, "web", "ReplicationBehind").await.len(), 1);
+
+    // Asked to repair, the operator copies them, follows the jobs, and the rule is Ready.
+    env.apply("web", verified(true, false)).await.unwrap();
+    let (rule, status) = wait_replication(&env, "web", ReplicationState::InSync).await;
+    assert!(status.repairs.is_empty(), "{status:?}");
+    assert_eq!(env.calls_of(SYNC_IMAGES).await, 1, "one batch");
+    assert!(target_digest(&env, "1.25").await.is_some());
+    env.wait_for("web", "Ready", |r| {
+        r.is_some_and(|r| condition(r, condition_type::READY).0 == "True")
+    })
+    .await;
+    assert_eq!(
+        rule.status.as_ref().unwrap().summary.as_deref(),
+        Some("1/1 tasks in sync")
+    );
+    assert_eq!(events(&env, "web", "RepairRequested").await.len(), 1);
+    assert_eq!(events(&env, "web", "ReplicationCaughtUp").await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_diverged_tag_is_repaired_only_where_override_allows() {
+    let env = Env::start("verify-diverged").await;
+    // 1.25 holds another image in the target before any task exists.
+    push(&env, "cn-east-3", "platform-dr", "1.25", "sha256:other").await;
+    env.apply("web", verified(true, false)).await.unwrap();
+    let (rule, status) = wait_replication(&env, "web", ReplicationState::Diverged).await;
+    let target = &status.targets[0];
+    assert_eq!(
+        (target.missing, target.diverged),
+        (0, 1),
+        "latest was repaired: {status:?}"
+    );
+    assert!(
+        target
+            .message
+            .as_deref()
+            .unwrap()
+            .contains("override: true"),
+        "{target:?}"
+    );
+    assert_eq!(
+        condition(&rule, condition_type::READY),
+        ("False".into(), "ReplicationDiverged".into())
+    );
+    assert_eq!(
+        target_digest(&env, "1.25").await.as_deref(),
+        Some("sha256:other"),
+        "not overwritten"
+    );
+    assert_eq!(events(&env, "web", "ReplicationDiverged").await.len(), 1);
+
+    // With override, the repair overwrites it.
+    env.apply("web", verified(true, true)).await.unwrap();
+    wait_replication(&env, "web", ReplicationState::InSync).await;
+    let source = env.admin("state").await["regions"]["cn-north-4"]["organizations"]["platform"]
+        ["repositories"]["nginx"]["tags"]["1.25"]["digest"]
+        .clone();
+    assert_eq!(
+        target_digest(&env, "1.25").await.as_deref(),
+        source.as_str()
+    );
+}
+
+#[tokio::test]
+async fn a_replication_job_that_timed_out_is_named_and_caught_up_once() {
+    let env = Env::start("verify-timeout").await;
+    let mut quiet = verified(false, false);
+    quiet["existingImages"] = json!("SyncOnCreate");
+    env.apply("web", quiet.clone()).await.unwrap();
+    wait_replication(&env, "web", ReplicationState::InSync).await;
+    assert!(
+        events(&env, "web", "ReplicationCaughtUp").await.is_empty(),
+        "a first verification in sync says nothing"
+    );
+
+    env.admin_send(
+        Method::PUT,
+        "faults",
+        json!({"job_failure_rate": 1.0, "job_failure_status": "timeout"}),
+    )
+    .await;
+    push(&env, "cn-north-4", "platform", "2.0", "sha256:two").await;
+    env.request_reconcile("web", "after-push").await;
+    let (_, status) = wait_replication(&env, "web", ReplicationState::Behind).await;
+    let target = &status.targets[0];
+    assert_eq!((target.missing, target.failed_jobs), (1, 1));
+    assert_eq!(target.examples, ["nginx:2.0 missing (sync job timeout)"]);
+
+    env.admin_send(Method::DELETE, "faults", json!({})).await;
+    let mut repairing = quiet;
+    repairing["verify"]["repair"] = json!(true);
+    env.apply("web", repairing).await.unwrap();
+    wait_replication(&env, "web", ReplicationState::InSync).await;
+    assert_eq!(
+        target_digest(&env, "2.0").await.as_deref(),
+        Some("sha256:two")
+    );
+    for pass in ["again", "and-again"] {
+        env.request_reconcile("web", pass).await;
+        env.wait_for("web", pass, |r| {
+            r.and_then(|r| r.status.as_ref())
+                .is_some_and(|s| s.last_handled_reconcile_at.as_deref() == Some(pass))
+        })
+        .await;
+    }
+    assert_eq!(events(&env, "web", "ReplicationBehind").await.len(), 1);
+    assert_eq!(
+        events(&env, "web", "ReplicationCaughtUp").await.len(),
+        1,
+        "one Event per change, not per pass"
+    );
+}
+
+#[tokio::test]
+async fn a_rule_without_verify_lists_no_tags() {
+    let env = Env::start("verify-off").await;
+    env.apply("web", spec(&["nginx"], EAST_DR)).await.unwrap();
+    let rule = env.wait_ready("web", "1/1 tasks in sync").await;
+    env.request_reconcile("web", "again").await;
+    env.wait_for("web", "the requested pass", |r| {
+        r.and_then(|r| r.status.as_ref())
+            .is_some_and(|s| s.last_handled_reconcile_at.as_deref() == Some("again"))
+    })
+    .await;
+    assert_eq!(env.calls_of(LIST_TAGS).await, 0);
+    assert!(rule.status.unwrap().replication.is_none());
+}
