@@ -2,7 +2,8 @@
 //! (`tests/sdk/interop.py`). Every answer must be one the SDKs read: tasks created, listed
 //! and deleted; each kind of error with the SDK's own parsed `error_code` and `error_msg`
 //! (SWR, the API gateway, HSS, IAM); nested names as the SDK encodes them; a key of another
-//! account; a wrong key locked after repeated failures; manual sync and its jobs.
+//! account; a wrong key locked after repeated failures; manual sync and its jobs; a tag
+//! deleted (`delete_repo_tag`) and gone from the tag list and the state.
 
 mod support;
 
@@ -133,6 +134,53 @@ async fn the_official_sdks_read_every_answer() {
     // Nested names as the SDK sends them (%2F, %24): signed and routed alike.
     assert_eq!(out["nested_slash"]["status"], 200, "{out}");
     assert_eq!(out["nested_dollar"]["status"], 200, "{out}");
+
+    // DeleteRepoTag: 204 and no body (api-swr `swr_02_0036`), the tag gone from the SDK's
+    // list and the emulator's state; only that tag, and not by another account's key.
+    let tag_names = |case: &str| -> Vec<String> {
+        let body = &out[case]["body"]["body"];
+        assert_eq!(out[case]["status"], 200, "{case}: {out}");
+        let tags = body.as_array().map(Vec::as_slice).unwrap_or_default();
+        tags.iter()
+            .map(|t| t["tag"].as_str().unwrap_or_default().to_string())
+            .collect()
+    };
+    assert_eq!(tag_names("tags_before"), ["1.25", "latest"], "{out}");
+    assert_eq!(out["delete_tag"]["status"], 204, "{out}");
+    assert_eq!(out["delete_tag"]["body"], json!({}), "no fields: {out}");
+    parsed(
+        &out,
+        "delete_tag_other_domain",
+        403,
+        "SVCSTG.SWR.4030170",
+        "Insufficient permissions",
+    );
+    assert_eq!(tag_names("tags_after"), ["latest"], "{out}");
+    assert_eq!(out["state_tags_after"], json!(["latest"]), "{out}");
+    // A tag or repository that is not there: SWR's 404 "image not found".
+    parsed(
+        &out,
+        "delete_tag_again",
+        404,
+        "SVCSTG.SWR.4040010",
+        "tag 1.25 does not exist",
+    );
+    parsed(
+        &out,
+        "delete_tag_missing_repository",
+        404,
+        "SVCSTG.SWR.4040010",
+        "does not exist",
+    );
+    // A nested repository as the SDK sends it (team%2Fapi).
+    assert_eq!(out["delete_tag_nested"]["status"], 204, "{out}");
+    assert!(tag_names("tags_nested_after").is_empty(), "{out}");
+    assert_eq!(out["state_tags_nested_after"], json!([]), "{out}");
+    assert_eq!(
+        out["delete_tag_calls"],
+        json!({"204": 2, "403": 1, "404": 2}),
+        "counted as swr.delete_repo_tag: {out}"
+    );
 
     // The gateway's errors.
     // A 429 never reaches the SDK's error parser: its HTTP adapter (urllib3 `Retry` with

@@ -1,6 +1,7 @@
-//! A local stand-in for SWR, HSS and IAM: the sync task, manual sync, listing and HSS refresh
-//! APIs with SWR's validation and error bodies, real SDK-HMAC-SHA256 and IAM token checks,
-//! multi-region replication, fault injection and an admin API. See `docs/emulator.md`.
+//! A local stand-in for SWR, HSS and IAM: the sync task, manual sync, listing, tag deletion
+//! and HSS refresh APIs with SWR's validation and error bodies, real SDK-HMAC-SHA256 and IAM
+//! token checks, multi-region replication, fault injection and an admin API. See
+//! `docs/emulator.md`.
 
 mod admin;
 mod auth;
@@ -21,6 +22,7 @@ mod router;
 mod server;
 mod state;
 mod swr_api;
+mod tags;
 mod tasks;
 
 use std::net::{Ipv4Addr, SocketAddr};

@@ -44,6 +44,8 @@ pub enum SwrOp {
     ListSyncJobs(RepoPath),
     /// `GET .../tags`.
     ListTags(RepoPath),
+    /// `DELETE .../tags/{tag}`, with the tag (decoded).
+    DeleteTag(RepoPath, String),
     /// `GET /v2/manage/regions`.
     ListRegions,
     /// `GET /v2/manage/namespaces`.
@@ -76,9 +78,12 @@ pub enum Operation {
 pub const UNKNOWN: &str = "unknown";
 /// Name of `DELETE /v3/auth/tokens` (the operator never calls it; users and tests do).
 pub const OP_REVOKE_TOKEN: &str = "iam.revoke_token";
+/// Name of SWR's `DeleteRepoTag`, `DELETE .../tags/{tag}` (the operator never calls it;
+/// users and tests do).
+pub const OP_DELETE_REPO_TAG: &str = "swr.delete_repo_tag";
 
 /// Every operation name (the client's names), for checking fault filters.
-pub const OPERATION_NAMES: [&str; 14] = [
+pub const OPERATION_NAMES: [&str; 15] = [
     ops::LIST_SYNC_TASKS,
     ops::CREATE_SYNC_TASK,
     ops::DELETE_SYNC_TASK,
@@ -88,6 +93,7 @@ pub const OPERATION_NAMES: [&str; 14] = [
     ops::LIST_ORGANIZATIONS,
     ops::LIST_REPOSITORIES,
     ops::LIST_TAGS,
+    OP_DELETE_REPO_TAG,
     OP_IMAGE_SYNCHRONIZE,
     OP_CREATE_TOKEN,
     OP_LIST_PROJECTS,
@@ -104,7 +110,8 @@ impl SwrOp {
             | Self::DeleteSyncTask(p)
             | Self::SyncImages(p)
             | Self::ListSyncJobs(p)
-            | Self::ListTags(p) => Some(p),
+            | Self::ListTags(p)
+            | Self::DeleteTag(p, _) => Some(p),
             Self::ListRegions | Self::ListOrganizations | Self::ListRepositories => None,
         }
     }
@@ -118,6 +125,7 @@ impl SwrOp {
             Self::SyncImages(_) => ops::SYNC_IMAGES,
             Self::ListSyncJobs(_) => ops::LIST_SYNC_JOBS,
             Self::ListTags(_) => ops::LIST_TAGS,
+            Self::DeleteTag(..) => OP_DELETE_REPO_TAG,
             Self::ListRegions => ops::LIST_REGIONS,
             Self::ListOrganizations => ops::LIST_ORGANIZATIONS,
             Self::ListRepositories => ops::LIST_REPOSITORIES,
@@ -203,13 +211,17 @@ fn operation(method: &str, segments: &[&str]) -> Operation {
     }
 }
 
+fn repo_path(namespace: &str, repository: &str) -> RepoPath {
+    RepoPath {
+        organization: decode(namespace),
+        repository: repository_from_path_segment(repository),
+    }
+}
+
 fn swr_operation(method: &str, segments: &[&str]) -> Option<SwrOp> {
     let op = match (method, segments) {
         (_, ["v2", "manage", "namespaces", namespace, "repos", repository, leaf]) => {
-            let repo = RepoPath {
-                organization: decode(namespace),
-                repository: repository_from_path_segment(repository),
-            };
+            let repo = repo_path(namespace, repository);
             match (method, *leaf) {
                 ("GET", "sync_repo") => SwrOp::ListSyncTasks(repo),
                 ("POST", "sync_repo") => SwrOp::CreateSyncTask(repo),
@@ -219,6 +231,9 @@ fn swr_operation(method: &str, segments: &[&str]) -> Option<SwrOp> {
                 ("GET", "tags") => SwrOp::ListTags(repo),
                 _ => return None,
             }
+        }
+        ("DELETE", ["v2", "manage", "namespaces", namespace, "repos", repository, "tags", tag]) => {
+            SwrOp::DeleteTag(repo_path(namespace, repository), decode(tag))
         }
         ("GET", ["v2", "manage", "regions"]) => SwrOp::ListRegions,
         ("GET", ["v2", "manage", "namespaces"]) => SwrOp::ListOrganizations,
@@ -295,6 +310,14 @@ mod tests {
                 "/v2/manage/namespaces/o/repos/r/tags",
                 "swr.list_tags",
             ),
+            (
+                "DELETE",
+                "/v2/manage/namespaces/o/repos/r/tags/v1",
+                "swr.delete_repo_tag",
+            ),
+            ("GET", "/v2/manage/namespaces/o/repos/r/tags/v1", "unknown"),
+            ("DELETE", "/v2/manage/namespaces/o/repos/r/tags", "unknown"),
+            ("DELETE", "/v2/manage/namespaces/o/repos/r/tags/", "unknown"),
             ("GET", "/v2/manage/regions/", "swr.list_regions"),
             ("GET", "/v2/manage/namespaces", "swr.list_organizations"),
             ("GET", "/v2/manage/repos", "swr.list_repositories"),
@@ -324,5 +347,30 @@ mod tests {
                 repository: "apps/api".into()
             }))
         );
+    }
+
+    #[test]
+    fn tag_deletion_decodes_the_repository_and_the_tag() {
+        let apps_api = || RepoPath {
+            organization: "o".into(),
+            repository: "apps/api".into(),
+        };
+        for path in [
+            "/v2/manage/namespaces/o/repos/apps$api/tags/v1.0",
+            "/v2/manage/namespaces/o/repos/apps%24api/tags/v1.0",
+            "/v2/manage/namespaces/o/repos/apps%2Fapi/tags/v1%2E0",
+            "/cn-east-3/v2/manage/namespaces/o/repos/apps%2fapi/tags/v1.0",
+        ] {
+            assert_eq!(
+                r("DELETE", path).operation,
+                Operation::Swr(SwrOp::DeleteTag(apps_api(), "v1.0".into())),
+                "{path}"
+            );
+        }
+        let raw_slash = r("DELETE", "/v2/manage/namespaces/o/repos/apps/api/tags/v1");
+        assert_eq!(raw_slash.operation, Operation::Unknown);
+        let op = r("DELETE", "/v2/manage/namespaces/o/repos/r/tags/v1").operation;
+        assert_eq!(op.service(), Service::Swr);
+        assert!(OPERATION_NAMES.contains(&op.name()));
     }
 }

@@ -1,9 +1,9 @@
-//! SWR handlers: auto-sync tasks, manual sync, sync jobs, and the region, organization,
-//! repository and tag lists, with SWR's paging (`limit`/`offset`, `Content-Range`); the
-//! repository list's parameters live in `repo_query`.
+//! SWR handlers: auto-sync tasks, manual sync, sync jobs, tag deletion, and the region,
+//! organization, repository and tag lists, with SWR's paging (`limit`/`offset`,
+//! `Content-Range`); the repository list's parameters live in `repo_query`.
 
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 
 use super::auth::Caller;
 use super::errors::{Failure, SWR_FORBIDDEN};
@@ -81,6 +81,12 @@ pub fn handle(call: &CloudCall<'_>, caller: &Caller, op: &SwrOp) -> Result<Respo
         SwrOp::ListTags(path) => {
             let page = Window::parse(call.query("limit"), call.query("offset"))?;
             page.answer(world.tags(&source(path)?)?)
+        }
+        // `DeleteRepoTag`: 204 and no body (api-swr `swr_02_0036`; the SDKs' response has
+        // no fields).
+        SwrOp::DeleteTag(path, tag) => {
+            world.delete_tag(&source(path)?, tag)?;
+            StatusCode::NO_CONTENT.into_response()
         }
         SwrOp::ListRegions => {
             let regions: Vec<RegionInfo> = world

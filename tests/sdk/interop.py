@@ -4,7 +4,8 @@
 Run by tests/sdk_interop.rs, which starts the emulator, writes a JSON setup on stdin
 (endpoint, credentials, mode) and asserts on the JSON this prints: for each case, what the
 SDK returned or raised (status, the SDK's own parsed error_code and error_msg, a few
-fields). The script only observes; the assertions live in the Rust test.
+fields), and what the admin API shows where a case changes the state. The script only
+observes; the assertions live in the Rust test.
 """
 import json
 import sys
@@ -37,7 +38,9 @@ from huaweicloudsdkswr.v2 import (
     CreateManualImageSyncRepoRequestBody,
     DeleteImageSyncRepoRequest,
     DeleteImageSyncRepoRequestBody,
+    DeleteRepoTagRequest,
     ListImageAutoSyncReposDetailsRequest,
+    ListRepositoryTagsRequest,
     ShowSyncJobRequest,
     SwrClient,
 )
@@ -62,11 +65,13 @@ def outcome(send):
 
 
 def admin(endpoint, method, path, body=None):
+    """Calls the emulator's admin API; returns its JSON answer (None when empty)."""
     data = None if body is None else json.dumps(body).encode()
     request = urllib.request.Request(
         f"{endpoint}/_admin/{path}", data=data, method=method,
         headers={"Content-Type": "application/json"})
-    urllib.request.urlopen(request).read()
+    answer = urllib.request.urlopen(request).read()
+    return json.loads(answer) if answer else None
 
 
 def swr_client(setup, ak, sk):
@@ -131,6 +136,42 @@ def swr_cases(setup, out):
         ListImageAutoSyncReposDetailsRequest(namespace="platform", repository="nginx")))
 
 
+def tag_cases(setup, out):
+    """DeleteRepoTag (`delete_repo_tag`): a tag deleted, then gone from the SDK's tag list and
+    from the emulator's state; the same tag again, a missing repository, another account's
+    key; a nested repository as the SDK encodes it; the calls as the emulator counted them."""
+    swr = swr_client(setup, setup["ak"], setup["sk"])
+    stranger = swr_client(setup, setup["otherAk"], setup["otherSk"])
+
+    def tags(repository):
+        return outcome(lambda: swr.list_repository_tags(
+            ListRepositoryTagsRequest(namespace="platform", repository=repository)))
+
+    def delete_tag(repository, tag, client=swr):
+        return outcome(lambda: client.delete_repo_tag(
+            DeleteRepoTagRequest(namespace="platform", repository=repository, tag=tag)))
+
+    def state_tags(repository):
+        state = admin(setup["endpoint"], "GET", "state")
+        repos = state["regions"]["cn-north-4"]["organizations"]["platform"]["repositories"]
+        return sorted(repos[repository]["tags"])
+
+    out["tags_before"] = tags("nginx")
+    out["delete_tag"] = delete_tag("nginx", "1.25")
+    out["delete_tag_other_domain"] = delete_tag("nginx", "latest", client=stranger)
+    out["tags_after"] = tags("nginx")
+    out["state_tags_after"] = state_tags("nginx")
+    out["delete_tag_again"] = delete_tag("nginx", "1.25")
+    out["delete_tag_missing_repository"] = delete_tag("nope", "v1")
+    # The SDK sends `team/api` as team%2Fapi.
+    out["delete_tag_nested"] = delete_tag("team/api", "v1")
+    out["tags_nested_after"] = tags("team/api")
+    out["state_tags_nested_after"] = state_tags("team/api")
+    calls = admin(setup["endpoint"], "GET", "calls")["calls"]
+    out["delete_tag_calls"] = {str(c["status"]): c["count"] for c in calls
+                               if c["operation"] == "swr.delete_repo_tag"}
+
+
 def hss_cases(setup, out):
     def run(project_id):
         hss = (HssClient.new_builder()
@@ -187,6 +228,7 @@ def main():
                                        body=DeleteImageSyncRepoRequestBody(**TARGET))))
     else:
         swr_cases(setup, out)
+        tag_cases(setup, out)
         hss_cases(setup, out)
         iam_cases(setup, out)
     json.dump(out, sys.stdout, default=str)
