@@ -16,6 +16,7 @@ use kube::ResourceExt;
 use serde::{Deserialize, Serialize};
 
 use crate::api::status::TaskState;
+use crate::api::validate::parse_duration;
 use crate::api::ImageSyncRule;
 use crate::auth::{CloudAuth, Credentials};
 use crate::cli::CloudArgs;
@@ -25,7 +26,9 @@ use crate::reconcile::ledger::Ledger;
 use crate::reconcile::listings::{account_of, TaskListings};
 use crate::reconcile::plan::Action;
 use crate::reconcile::regions::RegionCache;
-use crate::reconcile::report::describe;
+use crate::reconcile::report::{describe, Report};
+use crate::reconcile::tag_listings::TagListings;
+use crate::reconcile::verification::{inspect, Verification};
 use crate::swr::SwrClient;
 
 /// Exit code when changes are pending (0: nothing to do; 1: a rule could not be planned).
@@ -61,6 +64,9 @@ pub struct PlanArgs {
     /// Output format.
     #[arg(short, long, env = "SWR_SYNC_PLAN_OUTPUT", value_enum, default_value_t = Output::Table)]
     pub output: Output,
+    /// Verification does not judge tags pushed more recently than this (as `run`).
+    #[arg(long, env = "SWR_SYNC_VERIFY_GRACE", default_value = "2m", value_parser = parse_duration)]
+    pub verify_grace: Duration,
     /// Cloud client settings.
     #[command(flatten)]
     pub cloud: CloudArgs,
@@ -100,8 +106,10 @@ pub async fn run(args: PlanArgs) -> anyhow::Result<i32> {
         None => None,
     };
     let snapshot = Snapshot {
+        verify_grace: args.verify_grace,
         regions: RegionCache::default(),
         listings: TaskListings::new(Duration::from_secs(3600)),
+        tags: TagListings::new(Duration::from_secs(3600)),
         ledger: Ledger::default(),
     };
     let mut rows = Vec::new();
@@ -132,8 +140,11 @@ pub async fn run(args: PlanArgs) -> anyhow::Result<i32> {
 /// What one run shares between its rules: it is one snapshot, so a repository's listing
 /// serves every rule that needs it, and a task one rule takes is not free for the next.
 struct Snapshot {
+    /// `--verify-grace`.
+    verify_grace: Duration,
     regions: RegionCache,
     listings: TaskListings,
+    tags: TagListings,
     ledger: Ledger,
 }
 
@@ -195,6 +206,7 @@ async fn plan_rule(
             row(verb, describe(action.key()), note.into())
         })
         .collect();
+    rows.extend(verification_rows(rule, &swr, &report, snapshot, &row).await);
     for (key, line) in &report.tasks {
         let action = match line.state {
             TaskState::Pending => continue,
@@ -212,6 +224,59 @@ async fn plan_rule(
         ));
     }
     rows
+}
+
+/// With `spec.verify`: per target, what verification finds now in the tasks that exist
+/// (`verify`), and the copies repair would request (`repair`).
+async fn verification_rows(
+    rule: &ImageSyncRule,
+    swr: &SwrClient,
+    report: &Report,
+    snapshot: &Snapshot,
+    row: &impl Fn(&str, String, String) -> Row,
+) -> Vec<Row> {
+    let Some(spec) = &rule.spec.verify else {
+        return Vec::new();
+    };
+    let pairs = report
+        .tasks
+        .iter()
+        .filter(|(_, line)| line.state == TaskState::InSync)
+        .map(|(key, line)| (key.clone(), line.settings))
+        .collect();
+    let verification = Verification {
+        spec,
+        swr,
+        listings: (&snapshot.tags, account_of(rule)),
+        previous: rule.status.as_ref().and_then(|s| s.replication.as_ref()),
+        pairs,
+        forced: true,
+        grace: snapshot.verify_grace,
+    };
+    match inspect(&verification, chrono::Utc::now()).await {
+        Ok((targets, requests)) => {
+            let mut rows: Vec<Row> = targets
+                .iter()
+                .map(|t| {
+                    let mut note = format!(
+                        "{:?}: {} missing, {} diverged, {} in flight",
+                        t.state, t.missing, t.diverged, t.in_flight
+                    );
+                    if !t.examples.is_empty() {
+                        note = format!("{note} ({})", t.examples.join(", "));
+                    }
+                    row("verify", format!("{}/{}", t.region, t.organization), note)
+                })
+                .collect();
+            rows.extend(requests.iter().map(|r| {
+                let tags: Vec<&str> = r.tags.iter().map(|(t, _)| t.as_str()).collect();
+                let note = format!("would copy {} tag(s): {}", tags.len(), tags.join(", "));
+                row("repair", format!("{} -> {}", r.repository, r.target), note)
+            }));
+            rows
+        }
+        Err(message) => vec![row("error", String::new(), format!("verifying: {message}"))],
+    }
 }
 
 /// The rules to plan (from the files, or the cluster's) and every rule they compete with

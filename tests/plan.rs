@@ -4,51 +4,16 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 
-use serde_json::{json, Value};
+use serde_json::json;
 use support::cluster;
 use support::operator::{spec, Env, ACCESS_KEY, BOTH_DR, EAST_DR, SECRET_KEY};
-
-/// Writes `docs` as a multi-document YAML file in the test's temp dir.
-fn write_yaml(env: &Env, name: &str, docs: &[Value]) -> PathBuf {
-    let path = std::env::temp_dir().join(format!("{}-{name}.yaml", env.ns));
-    let text: Vec<String> = docs
-        .iter()
-        .map(|d| serde_yaml::to_string(d).unwrap())
-        .collect();
-    std::fs::write(&path, text.join("---\n")).unwrap();
-    path
-}
-
-fn rule(name: &str, spec: Value) -> Value {
-    json!({"apiVersion": "swrsync.io/v1alpha1", "kind": "ImageSyncRule",
-           "metadata": {"name": name}, "spec": spec})
-}
+use support::plan::{plan_rows, rule, write_yaml};
 
 /// Runs `plan -o json` with `args`; returns (exit code, rows as (rule, action, task)).
 async fn plan(env: &Env, kubeconfig: &Path, args: &[&str]) -> (i32, Vec<(String, String, String)>) {
-    let endpoint = env.emulator.endpoint_template();
-    let mut command = Command::new(env!("CARGO_BIN_EXE_swr-sync-operator"));
-    command
-        .args(["plan", "-o", "json", "--namespace", &env.ns])
-        .args(["--swr-endpoint", &endpoint, "--iam-endpoint", &endpoint])
-        .args(args)
-        .env("KUBECONFIG", kubeconfig)
-        .env_remove("SWR_SYNC_NAMESPACE");
-    // Off the test's runtime thread: the emulator it calls runs on that thread.
-    let out = tokio::task::spawn_blocking(move || command.output())
-        .await
-        .unwrap()
-        .expect("running plan");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let rows: Vec<Value> = serde_json::from_str(&stdout).unwrap_or_else(|e| {
-        panic!(
-            "plan printed no JSON ({e}):\n{stdout}\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
+    let (code, rows) = plan_rows(env, kubeconfig, args).await;
     let mut rows: Vec<(String, String, String)> = rows
         .iter()
         .map(|r| {
@@ -57,7 +22,7 @@ async fn plan(env: &Env, kubeconfig: &Path, args: &[&str]) -> (i32, Vec<(String,
         })
         .collect();
     rows.sort();
-    (out.status.code().expect("exit code"), rows)
+    (code, rows)
 }
 
 fn row(rule: &str, action: &str, task: &str) -> (String, String, String) {

@@ -10,7 +10,10 @@ use k8s_openapi::api::events::v1::Event;
 use kube::api::{Api, ListParams};
 use reqwest::Method;
 use serde_json::{json, Value};
+use support::cluster;
 use support::operator::{spec, Env, EAST_DR};
+use support::plan::{plan_rows, rule, write_yaml};
+use support::signed::Signed;
 use swr_sync_operator::api::replication::{ReplicationState, ReplicationStatus};
 use swr_sync_operator::api::status::condition_type;
 use swr_sync_operator::api::ImageSyncRule;
@@ -175,6 +178,9 @@ async fn a_diverged_tag_is_repaired_only_where_override_allows() {
         Some("sha256:other"),
         "not overwritten"
     );
+    // Only latest was asked for: without override, a copy of 1.25 could only fail.
+    assert!(status.repairs.is_empty(), "{:?}", status.repairs);
+    assert_eq!(env.calls_of(SYNC_IMAGES).await, 1);
     assert_eq!(events(&env, "web", "ReplicationDiverged").await.len(), 1);
 
     // With override, the repair overwrites it.
@@ -240,6 +246,122 @@ async fn a_replication_job_that_timed_out_is_named_and_caught_up_once() {
 }
 
 #[tokio::test]
+async fn a_tag_deleted_in_the_target_is_repaired() {
+    let env = Env::start("verify-deleted").await;
+    let mut s = verified(true, false);
+    s["existingImages"] = json!("SyncOnCreate");
+    env.apply("web", s).await.unwrap();
+    wait_replication(&env, "web", ReplicationState::InSync).await;
+    assert_eq!(
+        env.calls_of(SYNC_IMAGES).await,
+        1,
+        "the copy of the existing tags"
+    );
+
+    // Somebody deletes a tag in the disaster-recovery region (SWR's DeleteRepoTag).
+    let swr = Signed::new(&env.emulator.base_url());
+    let deleted = swr
+        .send(
+            Method::DELETE,
+            "/cn-east-3/v2/manage/namespaces/platform-dr/repos/nginx/tags/1.25",
+            &[],
+            b"",
+        )
+        .await;
+    assert_eq!(deleted.status(), 204);
+    assert_eq!(target_digest(&env, "1.25").await, None);
+    env.request_reconcile("web", "after-delete").await;
+    env.wait_for("web", "the repair", |r| {
+        replication(r)
+            .is_some_and(|s| !s.repairs.is_empty() || s.targets.iter().any(|t| t.missing > 0))
+    })
+    .await;
+    wait_replication(&env, "web", ReplicationState::InSync).await;
+    assert!(target_digest(&env, "1.25").await.is_some(), "1.25 is back");
+    assert_eq!(env.calls_of(SYNC_IMAGES).await, 2);
+    let requested = events(&env, "web", "RepairRequested").await;
+    assert_eq!(requested.len(), 1);
+    assert!(
+        requested[0].contains("nginx:1.25 -> cn-east-3/platform-dr"),
+        "{requested:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_failed_repair_is_not_repeated_until_the_source_changes() {
+    let env = Env::start("verify-failed-repair").await;
+    let faults = json!({"job_failure_rate": 1.0, "job_failure_status": "cancel"});
+    env.admin_send(Method::PUT, "faults", faults).await;
+    env.apply("web", verified(true, false)).await.unwrap();
+    let rule = env
+        .wait_for("web", "failed repairs", |r| {
+            replication(r).is_some_and(|s| {
+                s.repairs.len() == 2
+                    && s.repairs
+                        .iter()
+                        .all(|r| r.outcome.as_deref() == Some("cancel"))
+            })
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        replication(Some(&rule)).unwrap().state,
+        ReplicationState::Behind
+    );
+    assert_eq!(env.calls_of(SYNC_IMAGES).await, 1);
+    let failed = events(&env, "web", "RepairFailed").await;
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    assert!(
+        failed[0].contains("nginx:1.25 -> cn-east-3/platform-dr (cancel)"),
+        "{failed:?}"
+    );
+
+    // Verified again, with SWR healthy: the same digests are not asked for again...
+    env.admin_send(Method::DELETE, "faults", json!({})).await;
+    for pass in ["again", "and-again"] {
+        env.request_reconcile("web", pass).await;
+        env.wait_for("web", pass, |r| {
+            r.and_then(|r| r.status.as_ref())
+                .is_some_and(|s| s.last_handled_reconcile_at.as_deref() == Some(pass))
+        })
+        .await;
+    }
+    assert_eq!(
+        env.calls_of(SYNC_IMAGES).await,
+        1,
+        "a failed repair was repeated"
+    );
+    // ...but a tag the source moved is: its failure is forgotten. (Auto-sync off, so that
+    // only repair can copy it.)
+    let mut paused = verified(true, false);
+    paused["targets"][0]["syncAuto"] = json!(false);
+    let generation = env.apply("web", paused).await.unwrap().metadata.generation;
+    env.wait_for("web", "the new spec", |r| {
+        r.and_then(|r| r.status.as_ref())
+            .is_some_and(|s| s.observed_generation == generation)
+    })
+    .await;
+    assert_eq!(env.calls_of(SYNC_IMAGES).await, 1);
+    push(&env, "cn-north-4", "platform", "latest", "sha256:moved").await;
+    env.request_reconcile("web", "moved").await;
+    env.wait_for("web", "latest repaired", |r| {
+        replication(r).is_some_and(|s| s.repairs.iter().all(|r| r.tag != "latest"))
+    })
+    .await;
+    assert_eq!(
+        target_digest(&env, "latest").await.as_deref(),
+        Some("sha256:moved")
+    );
+    let (_, status) = wait_replication(&env, "web", ReplicationState::Behind).await;
+    assert_eq!(
+        status.repairs.len(),
+        1,
+        "1.25 still failed: {:?}",
+        status.repairs
+    );
+}
+
+#[tokio::test]
 async fn a_rule_without_verify_lists_no_tags() {
     let env = Env::start("verify-off").await;
     env.apply("web", spec(&["nginx"], EAST_DR)).await.unwrap();
@@ -252,4 +374,39 @@ async fn a_rule_without_verify_lists_no_tags() {
     .await;
     assert_eq!(env.calls_of(LIST_TAGS).await, 0);
     assert!(rule.status.unwrap().replication.is_none());
+}
+
+#[tokio::test]
+async fn plan_shows_what_verification_finds_and_what_repair_would_copy() {
+    let env = Env::start("verify-plan").await;
+    env.apply("web", verified(false, false)).await.unwrap();
+    wait_replication(&env, "web", ReplicationState::Behind).await;
+    // The same rule with repair on, from a file: plan shows the copies, and makes none.
+    let file = write_yaml(&env, "repair", &[rule("web", verified(true, false))]);
+    let file = file.to_str().unwrap();
+    let (code, rows) = plan_rows(
+        &env,
+        cluster::kubeconfig(),
+        &["-f", file, "--verify-grace", "0s"],
+    )
+    .await;
+    assert_eq!(code, 0, "no task changes pending: {rows:?}");
+    let find = |action: &str| {
+        rows.iter()
+            .find(|r| r["action"] == action)
+            .unwrap_or_else(|| panic!("no {action} row: {rows:?}"))
+    };
+    let verify = find("verify");
+    assert_eq!(verify["task"], "cn-east-3/platform-dr");
+    assert!(
+        verify["note"]
+            .as_str()
+            .unwrap()
+            .starts_with("Behind: 2 missing, 0 diverged"),
+        "{verify}"
+    );
+    let repair = find("repair");
+    assert_eq!(repair["task"], "nginx -> cn-east-3/platform-dr");
+    assert_eq!(repair["note"], "would copy 2 tag(s): 1.25, latest");
+    assert_eq!(env.calls_of(SYNC_IMAGES).await, 0, "plan copied something");
 }

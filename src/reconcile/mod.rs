@@ -21,6 +21,7 @@ pub mod pipeline;
 pub mod plan;
 pub mod regions;
 pub mod repair;
+pub mod replication;
 pub mod report;
 pub mod scans;
 pub mod secrets;

@@ -8,12 +8,12 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use futures::future::join_all;
-use kube::runtime::events::EventType;
 
 use super::copies::{recent_jobs, COPY_DEADLINE, POLL};
-use super::events::{event_reason, Notice};
+use super::events::Notice;
 use super::plan::{Settings, TaskKey};
 use super::repair;
+use super::replication::{settle, summaries, target_notices};
 use super::tag_listings::{Listing, TagListings};
 use super::verify::{self, Pair, Tags, Target};
 use crate::api::replication::{
@@ -145,10 +145,47 @@ fn carried(
 async fn verify_now(
     v: &Verification<'_>,
     mut repairs: Vec<TagRepair>,
-    mut jobs: BTreeMap<SourceRepo, Vec<SyncJob>>,
+    jobs: BTreeMap<SourceRepo, Vec<SyncJob>>,
     now: DateTime<Utc>,
     pass: &mut VerifyPass,
 ) -> Result<ReplicationStatus, String> {
+    let pairs = compare_all(v, jobs, now).await?;
+    // Forget failures of tags the source has moved since, or that arrived after all.
+    repairs.retain(|r| {
+        r.state == RepairState::Requested
+            || pairs.iter().any(|p| {
+                let gaps = p.finding.missing.iter().chain(&p.finding.diverged);
+                gaps.clone().any(|g| {
+                    verify::repairs_tag(r, &p.repository, &p.target, &g.tag) && g.digest == r.digest
+                })
+            })
+    });
+    if v.spec.repair {
+        let requests = verify::repairs(&pairs, &repairs, repair::CAP);
+        let asked = repair::request(v.swr, &v.pairs, &requests, now).await;
+        pass.requested += asked.requested;
+        pass.notices.extend(asked.notice);
+        repairs.extend(asked.repairs);
+    }
+    repair::forget_oldest_failures(&mut repairs);
+    let mut status = ReplicationStatus {
+        verified_at: Some(now.to_rfc3339_opts(SecondsFormat::Secs, true)),
+        state: ReplicationState::InSync,
+        summary: String::new(),
+        targets: summaries(&pairs, v.spec.repair),
+        repairs,
+    };
+    settle(&mut status);
+    Ok(status)
+}
+
+/// Lists the tags of every pair's two repositories (and, where they differ, the source's
+/// job records not in `jobs` yet) and compares them.
+async fn compare_all(
+    v: &Verification<'_>,
+    mut jobs: BTreeMap<SourceRepo, Vec<SyncJob>>,
+    now: DateTime<Utc>,
+) -> Result<Vec<Pair>, String> {
     let (listings, account) = (v.listings.0, v.listings.1.as_str());
     let mut repos: BTreeSet<SourceRepo> = BTreeSet::new();
     for (key, _) in &v.pairs {
@@ -185,86 +222,23 @@ async fn verify_now(
             finding,
         });
     }
-    // Forget failures of tags the source has moved since, or that arrived after all.
-    repairs.retain(|r| {
-        r.state == RepairState::Requested
-            || pairs.iter().any(|p| {
-                let gaps = p.finding.missing.iter().chain(&p.finding.diverged);
-                gaps.clone().any(|g| {
-                    verify::repairs_tag(r, &p.repository, &p.target, &g.tag) && g.digest == r.digest
-                })
-            })
-    });
-    if v.spec.repair {
-        let requests = verify::repairs(&pairs, &repairs, repair::CAP);
-        let asked = repair::request(v.swr, &v.pairs, &requests, now).await;
-        pass.requested += asked.requested;
-        pass.notices.extend(asked.notice);
-        repairs.extend(asked.repairs);
-    }
-    repair::forget_oldest_failures(&mut repairs);
-    let mut status = ReplicationStatus {
-        verified_at: Some(now.to_rfc3339_opts(SecondsFormat::Secs, true)),
-        state: ReplicationState::InSync,
-        summary: String::new(),
-        targets: summaries(&pairs, v.spec.repair),
-        repairs,
-    };
-    settle(&mut status);
-    Ok(status)
+    Ok(pairs)
 }
 
-/// Per target, over its repositories.
-fn summaries(pairs: &[Pair], repair: bool) -> Vec<TargetReplication> {
-    let mut by_target: BTreeMap<&Target, Vec<&Pair>> = BTreeMap::new();
-    for pair in pairs {
-        by_target.entry(&pair.target).or_default().push(pair);
-    }
-    by_target
-        .into_iter()
-        .map(|(target, pairs)| verify::summarize(target, &pairs, repair))
-        .collect()
-}
-
-/// Sets the rule's state and summary from its targets and repairs.
-fn settle(status: &mut ReplicationStatus) {
-    let running = status
-        .repairs
-        .iter()
-        .filter(|r| r.state == RepairState::Requested)
-        .count();
-    let worst = |state| status.targets.iter().filter(|t| t.state == state).count();
-    let total = status.targets.len();
-    let tags = |f: fn(&TargetReplication) -> u32| status.targets.iter().map(f).sum::<u32>();
-    (status.state, status.summary) = if running > 0 {
-        (
-            ReplicationState::Repairing,
-            format!("repairing {running} tag(s)"),
-        )
-    } else if worst(ReplicationState::Diverged) > 0 {
-        let n = worst(ReplicationState::Diverged);
-        (
-            ReplicationState::Diverged,
-            format!(
-                "diverged: {} tag(s) in {n}/{total} target(s)",
-                tags(|t| t.diverged)
-            ),
-        )
-    } else if worst(ReplicationState::Behind) > 0 {
-        let n = worst(ReplicationState::Behind);
-        (
-            ReplicationState::Behind,
-            format!(
-                "behind: {} tag(s) missing in {n}/{total} target(s)",
-                tags(|t| t.missing)
-            ),
-        )
+/// What a verification would find now, and the repairs it would request, changing nothing
+/// (`plan`).
+pub async fn inspect(
+    v: &Verification<'_>,
+    now: DateTime<Utc>,
+) -> Result<(Vec<TargetReplication>, Vec<verify::RepairRequest>), String> {
+    let pairs = compare_all(v, BTreeMap::new(), now).await?;
+    let earlier = v.previous.map(|p| p.repairs.as_slice()).unwrap_or_default();
+    let requests = if v.spec.repair {
+        verify::repairs(&pairs, earlier, repair::CAP)
     } else {
-        (
-            ReplicationState::InSync,
-            format!("in sync ({total} target(s))"),
-        )
+        Vec::new()
     };
+    Ok((summaries(&pairs, v.spec.repair), requests))
 }
 
 /// Repairs running: look again soon; else at the next verification.
@@ -281,72 +255,6 @@ fn next_due(
         at + chrono::Duration::from_std(interval).unwrap_or_default()
     });
     Instant::now() + (next - now).to_std().unwrap_or_default()
-}
-
-/// One Event per reason for the targets whose state changed.
-fn target_notices(
-    previous: Option<&ReplicationStatus>,
-    status: &ReplicationStatus,
-    notices: &mut Vec<Notice>,
-) {
-    let before: BTreeMap<(&str, &str), ReplicationState> = previous
-        .map(|p| {
-            p.targets
-                .iter()
-                .map(|t| ((t.region.as_str(), t.organization.as_str()), t.state))
-                .collect()
-        })
-        .unwrap_or_default();
-    let kinds = [
-        (
-            ReplicationState::Behind,
-            EventType::Warning,
-            event_reason::REPLICATION_BEHIND,
-        ),
-        (
-            ReplicationState::Diverged,
-            EventType::Warning,
-            event_reason::REPLICATION_DIVERGED,
-        ),
-        (
-            ReplicationState::InSync,
-            EventType::Normal,
-            event_reason::REPLICATION_CAUGHT_UP,
-        ),
-    ];
-    for (state, type_, reason) in kinds {
-        let changed: Vec<String> = status
-            .targets
-            .iter()
-            .filter(|t| t.state == state)
-            .filter(|t| {
-                let was = before
-                    .get(&(t.region.as_str(), t.organization.as_str()))
-                    .copied();
-                // A first verification that finds a target in sync says nothing.
-                was != Some(state)
-                    && !(state == ReplicationState::InSync
-                        && matches!(was, None | Some(ReplicationState::Repairing)))
-            })
-            .map(describe_target)
-            .collect();
-        if !changed.is_empty() {
-            notices.push((type_, reason, changed.join("; ")));
-        }
-    }
-}
-
-fn describe_target(t: &TargetReplication) -> String {
-    let place = format!("{}/{}", t.region, t.organization);
-    match t.state {
-        ReplicationState::InSync => format!("{place} holds every source tag again"),
-        _ => format!(
-            "{place}: {} missing, {} diverged ({})",
-            t.missing,
-            t.diverged,
-            t.examples.join(", ")
-        ),
-    }
 }
 
 /// The newest job records of each repository.

@@ -8,6 +8,7 @@ pub mod helm;
 pub mod manifests;
 pub mod metrics;
 pub mod operator;
+pub mod plan;
 pub mod process;
 pub mod python;
 pub mod rbac;
