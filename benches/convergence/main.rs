@@ -58,6 +58,12 @@ pub struct Args {
     /// (to stderr, every 50 ms): where a pass spends its time.
     #[arg(long)]
     pub timeline: bool,
+    /// Rules verify replication (`verify: {interval: 1h}`, targets already holding the
+    /// source's tags): the cold scenario then includes one verification of every rule, and
+    /// its lower bound one tag listing per source and per target repository. The script
+    /// peer, which only manages tasks, does not run.
+    #[arg(long)]
+    pub verify: bool,
     /// Set by `cargo bench`; without it this is the smoke run of `cargo test`.
     #[arg(long, hide = true)]
     pub bench: bool,
@@ -76,6 +82,7 @@ impl Args {
             operator_bin: None,
             no_script: false,
             timeline: false,
+            verify: false,
             json: None,
             bench: false,
         }
@@ -88,7 +95,7 @@ async fn main() {
     let args = if parsed.bench { parsed } else { Args::smoke() };
     let mut sweep = Vec::new();
     for (i, &latency) in args.latency_ms.iter().enumerate() {
-        let script = !args.no_script && i == 0;
+        let script = !args.no_script && !args.verify && i == 0;
         let results = run::all(&args, latency, script).await;
         print!("{}", report::table(&args, latency, &results));
         if !args.bench {

@@ -110,6 +110,24 @@ pub fn table(args: &Args, latency_ms: u64, results: &Results) -> String {
         if let Some(script) = results.script.get(&scenario) {
             row("script (Python SDK)", script);
         }
+        if let Some(bound) = results.verification_bound {
+            let listed = operator
+                .calls
+                .get("swr.list_tags")
+                .copied()
+                .unwrap_or_default();
+            let jobs = operator
+                .calls
+                .get("swr.list_sync_jobs")
+                .copied()
+                .unwrap_or_default();
+            let bound = if scenario == Scenario::Cold { bound } else { 0 };
+            writeln!(
+                w,
+                "  verification: {listed} tag listings (bound {bound}), {jobs} job listings"
+            )
+            .unwrap();
+        }
         let polling = polling_calls(results, scenario);
         writeln!(
             w,

@@ -85,6 +85,9 @@ pub struct Results {
     pub managed_tasks: BTreeMap<Scenario, u64>,
     /// Writes (creates + deletes) each scenario needs.
     pub needed_writes: BTreeMap<Scenario, u64>,
+    /// With `--verify`: the tag listings one verification of every rule needs (part of the
+    /// cold scenario's L; the later passes are within the interval and verify nothing).
+    pub verification_bound: Option<u64>,
 }
 
 struct Bench {
@@ -109,9 +112,13 @@ pub async fn all(args: &Args, latency_ms: u64, script: bool) -> Results {
     let tasks = (fleet.rules * fleet.targets) as u64;
     let repos = fleet.repos.min(fleet.rules) as u64;
     let changes = (drift.missing.len() + drift.dropped.len()) as u64;
+    // Verification lists each source repository and each target repository once (one page:
+    // one tag each); every rule's targets are its own.
+    let verification = if args.verify { repos + tasks } else { 0 };
     let mut results = Results {
+        verification_bound: args.verify.then_some(verification),
         lower_bound: [
-            (Scenario::Cold, repos + tasks),
+            (Scenario::Cold, repos + tasks + verification),
             (Scenario::Drift, repos + changes),
             (Scenario::NoOp, repos),
         ]
@@ -186,6 +193,7 @@ impl Bench {
             repos: args.repos,
             targets: args.targets,
             resync: None,
+            verify: args.verify,
         };
         let client = cluster::client().await;
         cluster::install_crd(&client).await;

@@ -26,6 +26,7 @@ pub const FLEET: Fleet = Fleet {
     repos: 4,
     targets: 3,
     resync: Some("20s"),
+    verify: false,
 };
 /// Longest wait for convergence once the faults are off.
 pub const CONVERGE_LIMIT: Duration = Duration::from_secs(180);

@@ -32,6 +32,7 @@ const SHAPE: Fleet = Fleet {
     repos: 4,
     targets: 2,
     resync: Some("20s"),
+    verify: false,
 };
 
 /// Rules: (tenant, repositories, selector include/exclude, targets, Orphan, Adopt).

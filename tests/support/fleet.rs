@@ -44,6 +44,9 @@ pub struct Fleet {
     pub targets: usize,
     /// The rules' `resyncInterval` (None: the default).
     pub resync: Option<&'static str>,
+    /// Whether the rules verify replication (`verify: {interval: 1h}`); the targets then
+    /// already hold the source's tags, so that the rules are Ready.
+    pub verify: bool,
 }
 
 /// What the drift scenario changes behind the operator's back, a tenth of the tasks each.
@@ -98,7 +101,28 @@ impl Fleet {
         if let Some(resync) = self.resync {
             spec["resyncInterval"] = json!(resync);
         }
+        if self.verify {
+            spec["verify"] = json!({"interval": "1h"});
+        }
         spec
+    }
+
+    /// The repositories of target organization group `g` (rules `g*R..(g+1)*R`), holding
+    /// what their sources hold (a configured tag's digest follows from its names).
+    fn replicated_repositories(&self, yaml: &mut String, g: usize) {
+        let rules = g * self.repos..((g + 1) * self.repos).min(self.rules);
+        if rules.is_empty() {
+            return;
+        }
+        writeln!(yaml, "        repositories:").unwrap();
+        for i in rules {
+            writeln!(
+                yaml,
+                "          - {{name: {}, tags: [{{name: v1}}]}}",
+                self.repo(i)
+            )
+            .unwrap();
+        }
     }
 
     /// The emulator's start-up state: the source repositories, every target organization
@@ -138,6 +162,9 @@ impl Fleet {
             for g in 0..self.groups().max(self.foreign_groups()) {
                 for j in (index..self.targets).step_by(TARGET_REGIONS.len()) {
                     writeln!(yaml, "      - name: dr-{g}-{j}").unwrap();
+                    if self.verify {
+                        self.replicated_repositories(&mut yaml, g);
+                    }
                 }
                 writeln!(yaml, "      - name: foreign-{g}").unwrap();
             }
