@@ -718,3 +718,38 @@ async fn creates_the_gateway_throttled_are_retried_but_not_those_swr_refused() {
         Some(&(500, 1))
     );
 }
+
+#[tokio::test]
+async fn background_calls_leave_most_slots_to_task_management() {
+    let setup = Setup::new().await;
+    setup
+        .faults(json!({"latency": 400, "operations": ["swr.list_tags"]}))
+        .await;
+    // 8 slots: background calls (verification) hold at most 2 of them.
+    let transport = setup.transport(|c| c.max_in_flight = Some(8));
+    let swr = SwrClient::new(setup.cloud(transport, aksk(SECRET_KEY)));
+    let repo = nginx();
+    // Credentials are proven by a first call; the others wait for it (auth::refusal).
+    swr.list_tags(&repo, Priority::Foreground).await.unwrap();
+    let started = Instant::now();
+    let background =
+        futures::future::join_all((0..8).map(|_| swr.list_tags(&repo, Priority::Background)));
+    let foreground = async {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        swr.list_tags(&repo, Priority::Foreground).await.unwrap();
+        started.elapsed()
+    };
+    let (listed, foreground) = tokio::join!(background, foreground);
+    assert!(listed.iter().all(Result::is_ok));
+    let background = started.elapsed();
+    // Without the cap the eight background calls take every slot and the foreground one
+    // waits a whole round (at least 850 ms); with it, it starts at once.
+    assert!(
+        foreground < Duration::from_millis(800),
+        "the foreground call waited: {foreground:?}"
+    );
+    assert!(
+        background >= Duration::from_millis(1600),
+        "more than 2 background calls ran at once: {background:?}"
+    );
+}
