@@ -121,10 +121,14 @@ pub fn table(args: &Args, latency_ms: u64, results: &Results) -> String {
                 .get("swr.list_sync_jobs")
                 .copied()
                 .unwrap_or_default();
-            let bound = if scenario == Scenario::Cold { bound } else { 0 };
+            let why = if scenario == Scenario::Cold {
+                format!("bound {bound}: every rule verified once")
+            } else {
+                "within the interval: only rules whose spec changed verify".to_string()
+            };
             writeln!(
                 w,
-                "  verification: {listed} tag listings (bound {bound}), {jobs} job listings"
+                "  verification: {listed} tag listings ({why}), {jobs} job listings"
             )
             .unwrap();
         }
