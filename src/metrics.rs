@@ -144,7 +144,7 @@ impl Metrics {
         let repairs = Family::<Outcome, Counter>::default();
         registry.register(
             "repairs",
-            "Tags repair asked SWR to copy (requested), and repair copies that failed (failed)",
+            "Tags repair asked SWR to copy (requested), and repair copies that ended (succeeded, failed)",
             repairs.clone(),
         );
         let missing_tags = Family::<TargetRegion, Gauge>::default();
@@ -180,9 +180,9 @@ impl Metrics {
         }
     }
 
-    /// Records a verification pass: whether it compared tags (and how that went), the tags
-    /// repair requested and the repair copies that failed.
-    pub fn verified(&self, outcome: Option<&Result<(), String>>, requested: usize, failed: usize) {
+    /// Records a verification pass: whether it compared tags (and how that went), and the
+    /// repair copies it requested, saw succeed and saw fail.
+    pub fn verified(&self, outcome: Option<&Result<(), String>>, repairs: [usize; 3]) {
         if let Some(outcome) = outcome {
             let outcome = if outcome.is_ok() { "ok" } else { "error" };
             self.verifications
@@ -191,7 +191,13 @@ impl Metrics {
                 })
                 .inc();
         }
-        for (outcome, count) in [("requested", requested), ("failed", failed)] {
+        let [requested, succeeded, failed] = repairs;
+        let outcomes = [
+            ("requested", requested),
+            ("succeeded", succeeded),
+            ("failed", failed),
+        ];
+        for (outcome, count) in outcomes {
             if count > 0 {
                 let counter = self.repairs.get_or_create(&Outcome {
                     outcome: outcome.into(),

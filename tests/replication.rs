@@ -97,7 +97,12 @@ fn condition(rule: &ImageSyncRule, type_: &str) -> (String, String) {
 
 #[tokio::test]
 async fn tags_pushed_before_the_task_are_reported_and_only_repaired_when_asked() {
-    let env = Env::start("verify-behind").await;
+    // Listings shared for a minute, as by default: the verification after a repair must
+    // not judge on the listing from before it.
+    let mut env = Env::without_operator("verify-behind").await;
+    env.reconciler.swr_list_ttl = std::time::Duration::from_secs(60);
+    env.create_secret("swr-credentials").await;
+    env.start_operator();
     env.apply("web", verified(false, false)).await.unwrap();
     let (rule, status) = wait_replication(&env, "web", ReplicationState::Behind).await;
     let target = &status.targets[0];
@@ -146,6 +151,14 @@ async fn tags_pushed_before_the_task_are_reported_and_only_repaired_when_asked()
     );
     assert_eq!(events(&env, "web", "RepairRequested").await.len(), 1);
     assert_eq!(events(&env, "web", "ReplicationCaughtUp").await.len(), 1);
+    let metrics = env.metrics.render();
+    for line in [
+        "swr_sync_repairs_total{outcome=\"requested\"} 2",
+        "swr_sync_repairs_total{outcome=\"succeeded\"} 2",
+    ] {
+        assert!(metrics.contains(line), "no {line} in:\n{metrics}");
+    }
+    assert!(metrics.contains("swr_sync_verifications_total{outcome=\"ok\"}"));
 }
 
 #[tokio::test]

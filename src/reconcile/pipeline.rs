@@ -224,8 +224,10 @@ async fn verify_step(rule: &ImageSyncRule, ctx: &Context, swr: &SwrClient, repor
     for (type_, reason, note) in pass.notices {
         publish(ctx, rule, type_, reason, note).await;
     }
-    ctx.metrics
-        .verified(pass.outcome.as_ref(), pass.requested, pass.failed);
+    ctx.metrics.verified(
+        pass.outcome.as_ref(),
+        [pass.requested, pass.succeeded, pass.failed],
+    );
     report.replication = pass.status;
     report.follow_up_at(pass.due);
 }

@@ -57,6 +57,8 @@ pub struct VerifyPass {
     pub requested: usize,
     /// Repair copies that failed this pass.
     pub failed: usize,
+    /// Repair copies that ended well this pass.
+    pub succeeded: usize,
 }
 
 /// Follows earlier repairs and, when due, verifies (and repairs) again.
@@ -88,16 +90,17 @@ pub async fn run(v: Verification<'_>, now: DateTime<Utc>) -> VerifyPass {
         Err(e) => return carried(v.previous, &mut pass, e),
     };
     let deadline = chrono::Duration::from_std(COPY_DEADLINE).unwrap_or_default();
-    let followed: Vec<TagRepair> = earlier
-        .iter()
-        .filter_map(|r| match source_of(&v.pairs, &r.repository) {
-            Some(repo) => {
-                verify::follow(r, jobs.get(&repo).map_or(&[], Vec::as_slice), now, deadline)
-            }
-            // The repository is no longer replicated: nothing to follow or remember.
-            None => None,
-        })
-        .collect();
+    let mut followed = Vec::new();
+    for r in &earlier {
+        // A repository no longer replicated: nothing to follow or remember.
+        let Some(repo) = source_of(&v.pairs, &r.repository) else {
+            continue;
+        };
+        match verify::follow(r, jobs.get(&repo).map_or(&[], Vec::as_slice), now, deadline) {
+            Some(r) => followed.push(r),
+            None => pass.succeeded += 1,
+        }
+    }
     pass.failed = repair::failed_notices(&earlier, &followed, &mut pass.notices);
     let running_now = followed.iter().any(|r| r.state == RepairState::Requested);
     let due = v.forced || due_by_time || targets_changed || (running_before && !running_now);
@@ -112,7 +115,10 @@ pub async fn run(v: Verification<'_>, now: DateTime<Utc>) -> VerifyPass {
         pass.status = Some(status);
         return pass;
     }
-    match verify_now(&v, followed, jobs, now, &mut pass).await {
+    // After repairs, or when asked, the listings must be this pass's own: one shared from
+    // before would not show what was just copied.
+    let fresh = (v.forced || running_before).then(Instant::now);
+    match verify_now(&v, followed, (jobs, fresh), now, &mut pass).await {
         Ok(status) => {
             pass.due = Some(next_due(&status, Some(now), interval, now));
             target_notices(v.previous, &status, &mut pass.notices);
@@ -138,6 +144,7 @@ fn carried(
         outcome: Some(Err(error)),
         requested: 0,
         failed: pass.failed,
+        succeeded: pass.succeeded,
     }
 }
 
@@ -145,11 +152,11 @@ fn carried(
 async fn verify_now(
     v: &Verification<'_>,
     mut repairs: Vec<TagRepair>,
-    jobs: BTreeMap<SourceRepo, Vec<SyncJob>>,
+    (jobs, fresh): (BTreeMap<SourceRepo, Vec<SyncJob>>, Option<Instant>),
     now: DateTime<Utc>,
     pass: &mut VerifyPass,
 ) -> Result<ReplicationStatus, String> {
-    let pairs = compare_all(v, jobs, now).await?;
+    let pairs = compare_all(v, (jobs, fresh), now).await?;
     // Forget failures of tags the source has moved since, or that arrived after all.
     repairs.retain(|r| {
         r.state == RepairState::Requested
@@ -183,7 +190,7 @@ async fn verify_now(
 /// job records not in `jobs` yet) and compares them.
 async fn compare_all(
     v: &Verification<'_>,
-    mut jobs: BTreeMap<SourceRepo, Vec<SyncJob>>,
+    (mut jobs, fresh): (BTreeMap<SourceRepo, Vec<SyncJob>>, Option<Instant>),
     now: DateTime<Utc>,
 ) -> Result<Vec<Pair>, String> {
     let (listings, account) = (v.listings.0, v.listings.1.as_str());
@@ -192,7 +199,12 @@ async fn compare_all(
         repos.insert(source(key)?);
         repos.insert(destination(key)?);
     }
-    let listed = join_all(repos.iter().map(|repo| listings.tags(account, v.swr, repo))).await;
+    let listed = join_all(
+        repos
+            .iter()
+            .map(|repo| listings.tags(account, v.swr, repo, fresh)),
+    )
+    .await;
     let mut tags: BTreeMap<SourceRepo, Listing> = BTreeMap::new();
     for (repo, listing) in repos.into_iter().zip(listed) {
         tags.insert(repo, listing.map_err(|e| e.to_string())?);
@@ -210,11 +222,15 @@ async fn compare_all(
     let mut pairs = Vec::new();
     for (key, settings) in &v.pairs {
         let empty = Tags::new();
-        let source_tags = tags[&source(key)?].as_deref().unwrap_or(&empty);
-        let target_tags = tags[&destination(key)?].as_deref();
+        let source_tags = tags[&source(key)?].tags.as_deref().unwrap_or(&empty);
+        let listed = &tags[&destination(key)?];
+        let held = verify::Held {
+            tags: listed.tags.as_deref(),
+            listed_at: listed.at,
+        };
         let repo_jobs = jobs.get(&source(key)?).map_or(&[][..], Vec::as_slice);
         let target = Target::of(key);
-        let finding = verify::compare(source_tags, target_tags, repo_jobs, &target, (now, grace));
+        let finding = verify::compare(source_tags, held, repo_jobs, &target, (now, grace));
         pairs.push(Pair {
             repository: key.repository.clone(),
             target,
@@ -231,7 +247,7 @@ pub async fn inspect(
     v: &Verification<'_>,
     now: DateTime<Utc>,
 ) -> Result<(Vec<TargetReplication>, Vec<verify::RepairRequest>), String> {
-    let pairs = compare_all(v, BTreeMap::new(), now).await?;
+    let pairs = compare_all(v, (BTreeMap::new(), None), now).await?;
     let earlier = v.previous.map(|p| p.repairs.as_slice()).unwrap_or_default();
     let requests = if v.spec.repair {
         verify::repairs(&pairs, earlier, repair::CAP)
@@ -277,8 +293,11 @@ fn differs(tags: &BTreeMap<SourceRepo, Listing>, key: &TaskKey) -> bool {
         return false;
     };
     let empty = Tags::new();
-    let source_tags = tags.get(&from).and_then(|l| l.as_deref()).unwrap_or(&empty);
-    let target_tags = tags.get(&to).and_then(|l| l.as_deref());
+    let source_tags = tags
+        .get(&from)
+        .and_then(|l| l.tags.as_deref())
+        .unwrap_or(&empty);
+    let target_tags = tags.get(&to).and_then(|l| l.tags.as_deref());
     source_tags.iter().any(|(tag, image)| {
         target_tags
             .and_then(|t| t.get(tag))

@@ -117,16 +117,27 @@ pub struct PairFinding {
     pub in_flight: u32,
 }
 
-/// Compares a source repository's tags with a target's (`None`: the target has no such
-/// repository), reading the repository's sync jobs (newest first) for that target. Tags
-/// pushed within `grace` of `now` are not judged yet: SWR may not have recorded their copy.
+/// What a target repository held (`tags: None`: no such repository), listed at `listed_at`.
+#[derive(Debug, Clone, Copy)]
+pub struct Held<'a> {
+    /// Its tags.
+    pub tags: Option<&'a Tags>,
+    /// When they were listed.
+    pub listed_at: DateTime<Utc>,
+}
+
+/// Compares a source repository's tags with what a target held, reading the repository's
+/// sync jobs (newest first) for that target. Not judged yet, as in flight: tags pushed
+/// within `grace` of `now` (SWR may not have recorded their copy), tags being copied, and
+/// tags copied since the target was listed (a listing shared between rules may be older).
 pub fn compare(
     source: &Tags,
-    target: Option<&Tags>,
+    listed: Held<'_>,
     jobs: &[SyncJob],
     to: &Target,
     (now, grace): (DateTime<Utc>, Duration),
 ) -> PairFinding {
+    let target = listed.tags;
     let mut finding = PairFinding::default();
     for (tag, image) in source {
         let held = target.and_then(|t| t.get(tag));
@@ -138,7 +149,11 @@ pub fn compare(
             .find(|j| &j.tag == tag && to.is(&j.remote_region_id, &j.remote_namespace));
         let status = newest.map(|j| j.status.as_str());
         let recent = image.updated.is_some_and(|at| now - at < grace);
-        if matches!(status, Some("waiting" | "running")) || recent {
+        let copied_since = matches!(status, Some("success" | "existed"))
+            && newest
+                .and_then(|j| parse_time(&j.updated_at))
+                .is_some_and(|at| at >= listed.listed_at);
+        if matches!(status, Some("waiting" | "running")) || recent || copied_since {
             finding.in_flight += 1;
             continue;
         }

@@ -55,6 +55,13 @@ fn job(tag: &str, status: &str, created: &str) -> SyncJob {
     }
 }
 
+fn held(tags: Option<&Tags>) -> Held<'_> {
+    Held {
+        tags,
+        listed_at: now() - Duration::minutes(10),
+    }
+}
+
 fn gap(tag: &str, digest: &str, job: Option<&str>) -> Gap {
     Gap {
         tag: tag.into(),
@@ -81,7 +88,7 @@ fn compare_tells_missing_diverged_in_flight_and_in_sync_apart() {
     ];
     let found = compare(
         &source,
-        Some(&target),
+        held(Some(&target)),
         &jobs,
         &dr(),
         (now(), Duration::minutes(2)),
@@ -95,10 +102,37 @@ fn compare_tells_missing_diverged_in_flight_and_in_sync_apart() {
 }
 
 #[test]
+fn a_copy_that_ended_after_the_target_was_listed_is_not_a_gap() {
+    let source = tags(&[("1.0", "a"), ("1.1", "b")]);
+    let target = tags(&[]);
+    let jobs = [
+        // Copied after the (shared, older) target listing: not judged on that listing.
+        job("1.0", "success", "2026-12-03T11:55:00Z"),
+        // Copied long before it: the tag has gone since (deleted in the target).
+        job("1.1", "success", "2026-12-03T11:00:00Z"),
+    ];
+    let found = compare(
+        &source,
+        held(Some(&target)),
+        &jobs,
+        &dr(),
+        (now(), Duration::minutes(2)),
+    );
+    assert_eq!(found.missing, [gap("1.1", "b", None)]);
+    assert_eq!(found.in_flight, 1);
+}
+
+#[test]
 fn a_missing_target_repository_misses_everything_and_recent_pushes_wait() {
     let mut source = tags(&[("1.0", "a"), ("new", "n")]);
     source.get_mut("new").unwrap().updated = Some(now() - Duration::minutes(1));
-    let found = compare(&source, None, &[], &dr(), (now(), Duration::minutes(2)));
+    let found = compare(
+        &source,
+        held(None),
+        &[],
+        &dr(),
+        (now(), Duration::minutes(2)),
+    );
     assert_eq!(found.missing, [gap("1.0", "a", None)]);
     assert_eq!(found.in_flight, 1);
     let other_target = [job("1.0", "failed", "2026-12-03T10:00:00Z")];
@@ -108,7 +142,7 @@ fn a_missing_target_repository_misses_everything_and_recent_pushes_wait() {
     };
     let elsewhere = compare(
         &source,
-        None,
+        held(None),
         &other_target,
         &elsewhere_target,
         (now(), Duration::minutes(2)),
