@@ -28,7 +28,7 @@ use crate::reconcile::plan::Action;
 use crate::reconcile::regions::RegionCache;
 use crate::reconcile::report::{describe, Report};
 use crate::reconcile::tag_listings::TagListings;
-use crate::reconcile::verification::{inspect, Verification};
+use crate::reconcile::verification::{inspect, verifiable, Verification};
 use crate::swr::SwrClient;
 
 /// Exit code when changes are pending (0: nothing to do; 1: a rule could not be planned).
@@ -238,12 +238,7 @@ async fn verification_rows(
     let Some(spec) = &rule.spec.verify else {
         return Vec::new();
     };
-    let pairs = report
-        .tasks
-        .iter()
-        .filter(|(_, line)| line.state == TaskState::InSync)
-        .map(|(key, line)| (key.clone(), line.settings))
-        .collect();
+    let pairs = verifiable(report);
     let verification = Verification {
         spec,
         swr,

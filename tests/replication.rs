@@ -243,12 +243,7 @@ async fn a_replication_job_that_timed_out_is_named_and_caught_up_once() {
         Some("sha256:two")
     );
     for pass in ["again", "and-again"] {
-        env.request_reconcile("web", pass).await;
-        env.wait_for("web", pass, |r| {
-            r.and_then(|r| r.status.as_ref())
-                .is_some_and(|s| s.last_handled_reconcile_at.as_deref() == Some(pass))
-        })
-        .await;
+        env.reconcile_now("web", pass).await;
     }
     assert_eq!(events(&env, "web", "ReplicationBehind").await.len(), 1);
     assert_eq!(
@@ -332,12 +327,7 @@ async fn a_failed_repair_is_not_repeated_until_the_source_changes() {
     // Verified again, with SWR healthy: the same digests are not asked for again...
     env.admin_send(Method::DELETE, "faults", json!({})).await;
     for pass in ["again", "and-again"] {
-        env.request_reconcile("web", pass).await;
-        env.wait_for("web", pass, |r| {
-            r.and_then(|r| r.status.as_ref())
-                .is_some_and(|s| s.last_handled_reconcile_at.as_deref() == Some(pass))
-        })
-        .await;
+        env.reconcile_now("web", pass).await;
     }
     assert_eq!(
         env.calls_of(SYNC_IMAGES).await,
@@ -379,12 +369,7 @@ async fn a_rule_without_verify_lists_no_tags() {
     let env = Env::start("verify-off").await;
     env.apply("web", spec(&["nginx"], EAST_DR)).await.unwrap();
     let rule = env.wait_ready("web", "1/1 tasks in sync").await;
-    env.request_reconcile("web", "again").await;
-    env.wait_for("web", "the requested pass", |r| {
-        r.and_then(|r| r.status.as_ref())
-            .is_some_and(|s| s.last_handled_reconcile_at.as_deref() == Some("again"))
-    })
-    .await;
+    env.reconcile_now("web", "again").await;
     assert_eq!(env.calls_of(LIST_TAGS).await, 0);
     assert!(rule.status.unwrap().replication.is_none());
 }

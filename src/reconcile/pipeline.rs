@@ -205,12 +205,7 @@ async fn verify_step(rule: &ImageSyncRule, ctx: &Context, swr: &SwrClient, repor
     let Some(spec) = &rule.spec.verify else {
         return;
     };
-    let pairs = report
-        .tasks
-        .iter()
-        .filter(|(_, line)| line.state == TaskState::InSync)
-        .map(|(key, line)| (key.clone(), line.settings))
-        .collect();
+    let pairs = verification::verifiable(report);
     let verification = verification::Verification {
         spec,
         swr,

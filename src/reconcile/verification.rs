@@ -14,12 +14,14 @@ use super::events::Notice;
 use super::plan::{Settings, TaskKey};
 use super::repair;
 use super::replication::{settle, summaries, target_notices};
+use super::report::Report;
 use super::tag_listings::{Listing, TagListings};
 use super::verify::{self, Pair, Tags, Target};
 use crate::api::replication::{
     RepairState, ReplicationState, ReplicationStatus, TagRepair, TargetReplication,
 };
 use crate::api::spec::Verify;
+use crate::api::status::TaskState;
 use crate::api::validate::verify_interval;
 use crate::swr::model::SyncJob;
 use crate::swr::{SourceRepo, SwrClient};
@@ -59,6 +61,16 @@ pub struct VerifyPass {
     pub failed: usize,
     /// Repair copies that ended well this pass.
     pub succeeded: usize,
+}
+
+/// The pairs a rule verifies: its tasks that exist as it wants them.
+pub fn verifiable(report: &Report) -> Vec<(TaskKey, Settings)> {
+    report
+        .tasks
+        .iter()
+        .filter(|(_, line)| line.state == TaskState::InSync)
+        .map(|(key, line)| (key.clone(), line.settings))
+        .collect()
 }
 
 /// Follows earlier repairs and, when due, verifies (and repairs) again.

@@ -229,6 +229,17 @@ impl Env {
             .expect("annotating the rule");
     }
 
+    /// Asks for a reconcile of `name` (the annotation set to `value`) and waits until a pass
+    /// handled it.
+    pub async fn reconcile_now(&self, name: &str, value: &str) {
+        self.request_reconcile(name, value).await;
+        self.wait_for(name, &format!("the pass asked as {value}"), |r| {
+            r.and_then(|r| r.status.as_ref())
+                .is_some_and(|s| s.last_handled_reconcile_at.as_deref() == Some(value))
+        })
+        .await;
+    }
+
     /// Deletes a rule.
     pub async fn delete(&self, name: &str) {
         self.rules()
