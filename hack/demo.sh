@@ -93,10 +93,11 @@ run kubectl -n platform create secret generic swr-credentials \
   --from-literal=secretKey=MFyfvK41ba2giqM7Uio6PznpdUKGpownRZlmVmHc
 
 say "Running two operator replicas (operator-a, operator-b)"
+# --verify-grace 0s: the emulator records its copies at once, so tags need no grace period.
 start_operator() {
   local name=$1 port=$2
   KUBECONFIG="$sa_config" POD_NAME=$name POD_NAMESPACE=swr-sync-system \
-    "$bin" --log-format json run --metrics-address "127.0.0.1:$port" \
+    "$bin" --log-format json run --metrics-address "127.0.0.1:$port" --verify-grace 0s \
     --swr-endpoint "$emu/{region}" --hss-endpoint "$emu/{region}" --iam-endpoint "$emu/{region}" \
     >"$work/$name.log" 2>&1 &
   pids+=($!)
