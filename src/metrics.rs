@@ -13,7 +13,7 @@ use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
-use crate::api::status::status_value;
+use crate::api::status::{reason, status_value};
 use crate::api::ImageSyncRule;
 use crate::reconcile::status::ready_state;
 
@@ -67,6 +67,7 @@ pub struct Metrics {
     cloud_duration: Family<Service, Histogram>,
     limiter_wait: Histogram,
     rules: Family<Ready, Gauge>,
+    not_ready: Family<Reason, Gauge>,
     leader: Gauge,
     verifications: Family<Outcome, Counter>,
     repairs: Family<Outcome, Counter>,
@@ -129,6 +130,13 @@ impl Metrics {
             "ImageSyncRules this process watches, by the status of their Ready condition",
             rules.clone(),
         );
+        let not_ready = Family::<Reason, Gauge>::default();
+        registry.register(
+            "rules_not_ready",
+            "ImageSyncRules this process watches whose Ready condition is not True, by its reason \
+             (a condition reason constant: bounded)",
+            not_ready.clone(),
+        );
         let leader = Gauge::default();
         registry.register(
             "leader",
@@ -171,6 +179,7 @@ impl Metrics {
             cloud_duration,
             limiter_wait,
             rules,
+            not_ready,
             leader,
             verifications,
             repairs,
@@ -286,9 +295,18 @@ impl Metrics {
         }
         self.missing_tags.clear();
         self.diverged_tags.clear();
+        self.not_ready.clear();
         for rule in store.state() {
-            let state = ready_state(rule.status.as_ref())
-                .map_or_else(|| status_value::UNKNOWN.to_string(), |(s, _)| s);
+            let (state, reason) = ready_state(rule.status.as_ref()).unwrap_or_else(|| {
+                // Not reconciled yet.
+                (
+                    status_value::UNKNOWN.to_string(),
+                    reason::PROGRESSING.to_string(),
+                )
+            });
+            if state != status_value::TRUE {
+                self.not_ready.get_or_create(&Reason { reason }).inc();
+            }
             self.rules.get_or_create(&Ready { ready: state }).inc();
             let targets = rule.status.as_ref().and_then(|s| s.replication.as_ref());
             for target in targets.map(|r| r.targets.as_slice()).unwrap_or_default() {

@@ -103,6 +103,10 @@ async fn a_scrape_matches_what_the_operator_did() {
     );
     assert_eq!(scraped.get("swr_sync_rules{ready=\"True\"}"), Some(&1.0));
     assert_eq!(scraped.get("swr_sync_rules{ready=\"False\"}"), Some(&1.0));
+    assert_eq!(
+        scraped.get("swr_sync_rules_not_ready{reason=\"InvalidSpec\"}"),
+        Some(&1.0)
+    );
     assert_eq!(scraped.get("swr_sync_leader"), Some(&1.0));
     assert!(sum(&scraped, "swr_sync_rate_limiter_wait_seconds_count", &[]) >= 4.0);
     assert!(scraped
