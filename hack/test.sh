@@ -10,6 +10,8 @@ hack/kube-apiserver/install.sh >&2
 hack/bench/peer-venv.sh >/dev/null
 # The real Helm engine (helm-python-sdk) for the chart's tests: installed once, then cached.
 hack/helm/venv.sh >/dev/null
+# Prometheus and promtool (Debian's package) for the alert tests.
+hack/prometheus/install.sh >/dev/null
 
 cargo fmt --all -- --check
 cargo clippy --locked --all-targets -- -D warnings
