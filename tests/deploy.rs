@@ -135,6 +135,16 @@ fn the_production_overlay_adds_monitoring_network_policy_and_a_budget() {
     assert_eq!(policy["spec"]["ingress"][0]["ports"][0]["port"], 8080);
     let budget = find(&docs, "PodDisruptionBudget", "swr-sync-operator");
     assert_eq!(budget["spec"]["minAvailable"], 1);
+    // The PrometheusRule holds exactly the rules of deploy/monitoring/alerts.yaml.
+    let rules: Value = serde_yaml::from_str(
+        &std::fs::read_to_string(root().join("deploy/monitoring/alerts.yaml")).unwrap(),
+    )
+    .unwrap();
+    let prometheus_rule = find(&docs, "PrometheusRule", "swr-sync-operator");
+    assert!(
+        prometheus_rule["spec"]["groups"] == rules["groups"],
+        "deploy/components/prometheusrule is stale; run hack/render-manifests.sh"
+    );
 }
 
 #[test]

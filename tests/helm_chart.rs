@@ -113,13 +113,18 @@ fn the_chart_carries_the_crate_version() {
 }
 
 #[test]
-fn the_charts_crd_is_the_generated_one() {
-    let generated = std::fs::read_to_string(root().join("crds/imagesyncrule.yaml")).unwrap();
-    let copy = std::fs::read_to_string(helm::chart().join("files/imagesyncrule.yaml")).unwrap();
-    assert!(
-        generated == copy,
-        "deploy/helm/swr-sync-operator/files/imagesyncrule.yaml is stale; run hack/render-manifests.sh"
-    );
+fn the_charts_copies_are_current() {
+    for (source, copy) in [
+        ("crds/imagesyncrule.yaml", "files/imagesyncrule.yaml"),
+        ("deploy/monitoring/alerts.yaml", "files/alerts.yaml"),
+    ] {
+        let original = std::fs::read_to_string(root().join(source)).unwrap();
+        let copied = std::fs::read_to_string(helm::chart().join(copy)).unwrap();
+        assert!(
+            original == copied,
+            "the chart's {copy} is stale; run hack/render-manifests.sh"
+        );
+    }
 }
 
 #[test]
@@ -157,6 +162,7 @@ fn the_optional_objects_render_the_production_overlay() {
     assert_same_objects(
         json!({
             "serviceMonitor": {"enabled": true},
+            "prometheusRule": {"enabled": true},
             "networkPolicy": {"enabled": true},
             "podDisruptionBudget": {"enabled": true},
         }),
@@ -234,6 +240,11 @@ fn every_option_shows_up_in_the_objects() {
     );
     assert_eq!(monitor["spec"]["endpoints"][0]["interval"], "15s");
     assert_eq!(monitor["spec"]["endpoints"][0]["scrapeTimeout"], "10s");
+    let rule = find(&docs, "PrometheusRule", "replication");
+    assert_eq!(
+        rule["metadata"]["labels"]["release"],
+        "kube-prometheus-stack"
+    );
     let policy = find(&docs, "NetworkPolicy", "replication");
     assert_eq!(policy["spec"]["ingress"][0]["ports"][0]["port"], 9090);
     assert_eq!(
