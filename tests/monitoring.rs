@@ -5,31 +5,22 @@
 //! a summary, a description and a runbook section; the Grafana dashboard has a datasource
 //! variable, unique panel ids, and queries that parse and select the operator's job.
 
+mod support;
+
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::OnceLock;
 
 use serde_json::Value;
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+use support::installed;
+use support::manifests::root;
 
 /// `promtool`, installed by the project's script when missing.
 fn promtool() -> &'static PathBuf {
     static PROMTOOL: OnceLock<PathBuf> = OnceLock::new();
     PROMTOOL.get_or_init(|| {
-        let script = root().join("hack/prometheus/install.sh");
-        let out = Command::new(&script)
-            .output()
-            .unwrap_or_else(|e| panic!("cannot run {} ({e})", script.display()));
-        assert!(
-            out.status.success(),
-            "installing Prometheus (promtool) failed; the alert tests need Debian's prometheus package:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()).join("promtool")
+        installed("hack/prometheus/install.sh", "Prometheus (promtool)").join("promtool")
     })
 }
 

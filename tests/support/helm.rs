@@ -6,8 +6,9 @@ use std::sync::OnceLock;
 
 use serde_json::{json, Value};
 
+use super::installed;
 use super::manifests::{documents, root};
-use super::python::{run_json_with, venv_python};
+use super::python::run_json_with;
 
 /// The chart's directory.
 pub fn chart() -> PathBuf {
@@ -28,7 +29,7 @@ pub struct Refusal {
 pub fn request(mut req: Value) -> Result<Value, Refusal> {
     static PYTHON: OnceLock<PathBuf> = OnceLock::new();
     let python = PYTHON.get_or_init(|| {
-        venv_python(
+        installed(
             "hack/helm/venv.sh",
             "helm-python-sdk (the Helm engine the chart's tests need)",
         )

@@ -12,26 +12,11 @@ use std::sync::OnceLock;
 pub fn python() -> &'static PathBuf {
     static PYTHON: OnceLock<PathBuf> = OnceLock::new();
     PYTHON.get_or_init(|| {
-        venv_python(
+        super::installed(
             "hack/bench/peer-venv.sh",
             "the official Python SDKs (the interop tests need them)",
         )
     })
-}
-
-/// Runs a script that installs a cached virtualenv (a path under the repository) and
-/// returns the python it prints; `what` names the virtualenv in the failure message.
-pub fn venv_python(script: &str, what: &str) -> PathBuf {
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(script);
-    let out = Command::new(&script)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {} ({e})", script.display()));
-    assert!(
-        out.status.success(),
-        "installing {what} failed (PyPI or a cached virtualenv is needed):\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
 }
 
 /// Runs `script` (a path under the repository) with the SDKs' python and `input` on stdin;
