@@ -3,18 +3,27 @@
 //! (`deploy/monitoring/alerts.yaml`) check, their unit tests pass (every alert fires after
 //! its `for`, stays silent on a blip and on a healthy operator), every alert has a severity,
 //! a summary, a description and a runbook section; the Grafana dashboard has a datasource
-//! variable, unique panel ids, and queries that parse and select the operator's job.
+//! variable, unique panel ids, and queries that parse and select the operator's job; and a
+//! real Prometheus scraping a real operator process sees every panel's series and raises
+//! exactly the alerts of the states the emulator drives it into.
 
 mod support;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
-use serde_json::Value;
+use reqwest::Method;
+use serde_json::{json, Value};
+use support::cluster;
 use support::installed;
 use support::manifests::root;
+use support::operator::{ready_reason, spec, Env, EAST_DR};
+use support::process::OperatorProcess;
+use support::prometheus::{Prometheus, JOB};
+use swr_sync_operator::api::replication::ReplicationState;
 
 /// `promtool`, installed by the project's script when missing.
 fn promtool() -> &'static PathBuf {
@@ -199,4 +208,191 @@ fn every_dashboard_query_parses() {
         "{out}"
     );
     std::fs::remove_file(&file).ok();
+}
+
+/// The alerts of `alerts.yaml` active in `prometheus` now: (name, the label that tells
+/// instances apart, if any) → state.
+async fn active_alerts(prometheus: &Prometheus) -> BTreeMap<(String, String), String> {
+    prometheus
+        .alerts()
+        .await
+        .into_iter()
+        .map(|a| {
+            let name = a["labels"]["alertname"].as_str().unwrap_or_default();
+            let which = ["reason", "target_region"]
+                .iter()
+                .find_map(|l| a["labels"][l].as_str())
+                .unwrap_or_default();
+            let state = a["state"].as_str().unwrap_or_default().to_string();
+            ((name.to_string(), which.to_string()), state)
+        })
+        .collect()
+}
+
+/// Every metric name an expression selects (`swr_sync_*`, `process_*`).
+fn metric_names(expr: &str) -> BTreeSet<String> {
+    let mut names = BTreeSet::new();
+    for (start, _) in expr.match_indices(['s', 'p']) {
+        let rest = &expr[start..];
+        let boundary =
+            start == 0 || !expr[..start].ends_with(|c: char| c.is_alphanumeric() || c == '_');
+        if boundary && (rest.starts_with("swr_sync_") || rest.starts_with("process_")) {
+            let end = rest
+                .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+                .unwrap_or(rest.len());
+            names.insert(rest[..end].to_string());
+        }
+    }
+    names
+}
+
+/// The real Prometheus scrapes a real operator process driven by the emulator into a Ready
+/// rule (which verified and repaired a tag), a rule whose target lacks tags, an invalid rule
+/// and a rule SWR throttles. Through Prometheus's own API: every alert rule loads and
+/// evaluates, every metric the alerts select exists, every dashboard query returns series,
+/// and exactly the alerts of the bad states are pending (their `for` is minutes long).
+#[tokio::test]
+async fn a_real_prometheus_scraping_the_operator_sees_every_panel_and_the_alerts_of_its_states() {
+    let env = Env::without_operator("monitoring").await;
+    env.create_secret("swr-credentials").await;
+    let ns = env.ns.as_str();
+    // The emulator's tags were pushed as it started: a grace of a second, passed before the
+    // rules come, or they would count as in flight.
+    let scope = ["--namespace", ns, "--leader-election-namespace", ns];
+    let args = [&scope[..], &["--verify-grace", "1s"]].concat();
+    let endpoint = env.emulator.endpoint_template();
+    let operator = OperatorProcess::start("monitoring-0", cluster::kubeconfig(), &endpoint, &args);
+    operator.wait_ready().await;
+    let rules_file = root().join("deploy/monitoring/alerts.yaml");
+    let prometheus = Prometheus::start(&[operator.metrics_target()], &[&rules_file]).await;
+
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    // Ready, after repairing the tag its target lacked; behind, not allowed to repair;
+    // invalid (its target is its source). A resync of an hour: they make no calls later.
+    let mut ready = spec(&["team/api"], EAST_DR);
+    ready["verify"] = json!({"interval": "1h", "repair": true});
+    let mut behind = spec(&["nginx"], EAST_DR);
+    behind["verify"] = json!({"interval": "1h", "repair": false});
+    let invalid = spec(&["nginx"], &[("cn-north-4", "platform")]);
+    for (name, mut rule) in [("ready", ready), ("behind", behind), ("invalid", invalid)] {
+        rule["resyncInterval"] = json!("1h");
+        env.apply(name, rule).await.unwrap();
+    }
+    env.wait_for("ready", "ready's replication InSync", |r| {
+        r.and_then(|r| r.status.as_ref())
+            .and_then(|s| s.replication.as_ref())
+            .is_some_and(|s| s.state == ReplicationState::InSync)
+    })
+    .await;
+    env.wait_ready("ready", "1/1 tasks in sync").await;
+    for (name, reason) in [("behind", "ReplicationBehind"), ("invalid", "InvalidSpec")] {
+        env.wait_for(name, reason, |r| {
+            r.and_then(ready_reason).as_deref() == Some(&format!("False/{reason}"))
+        })
+        .await;
+    }
+
+    // SWR's gateway throttles every call of a fourth rule, asked to reconcile again and again.
+    env.admin_send(
+        Method::PUT,
+        "faults",
+        json!({"error_rate": 1.0, "error_status": 429, "from_gateway": true}),
+    )
+    .await;
+    env.apply(
+        "throttled",
+        spec(&["nginx"], &[("ap-southeast-1", "platform-dr")]),
+    )
+    .await
+    .unwrap();
+    let throttled = ("SwrSyncThrottled".to_string(), String::new());
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let mut asked = 0;
+    let active = loop {
+        asked += 1;
+        env.request_reconcile("throttled", &asked.to_string()).await;
+        let active = active_alerts(&prometheus).await;
+        if active.contains_key(&throttled) {
+            break active;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "SwrSyncThrottled not pending within 120s; active: {active:?}; 429s scraped: {:?}",
+            prometheus
+                .query(r#"swr_sync_cloud_requests_total{status="429"}"#)
+                .await
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    let expected: BTreeSet<(String, String)> = [
+        ("SwrSyncRulesInvalid", "InvalidSpec"),
+        ("SwrSyncReplicationBehind", "cn-east-3"),
+        ("SwrSyncRulesSwrErrors", "Throttled"),
+        ("SwrSyncThrottled", ""),
+    ]
+    .into_iter()
+    .map(|(a, b)| (a.to_string(), b.to_string()))
+    .collect();
+    assert_eq!(
+        active.keys().cloned().collect::<BTreeSet<_>>(),
+        expected,
+        "active alerts: {active:?}"
+    );
+    // Pending: each waits out its `for` (minutes) before it fires.
+    assert!(active.values().all(|s| s == "pending"), "{active:?}");
+
+    // Every rule loaded and evaluates without error, and every metric it selects exists.
+    let loaded = prometheus.rules().await;
+    assert_eq!(loaded.len(), alerts().len(), "rules loaded: {loaded:?}");
+    for rule in &loaded {
+        assert_eq!(rule["health"], "ok", "{rule}");
+    }
+    for alert in alerts() {
+        let expr = alert["expr"].as_str().unwrap();
+        prometheus
+            .query(expr)
+            .await
+            .expect("the alert's expression parses");
+        for name in metric_names(expr) {
+            let series = prometheus.query(&name).await.unwrap();
+            assert!(
+                !series.is_empty(),
+                "{}: no series of {name}",
+                alert["alert"]
+            );
+        }
+    }
+
+    // The dashboard's job variable finds this operator, and every panel query returns series.
+    let jobs = prometheus
+        .api("label/job/values", &[("match[]", "swr_sync_leader")])
+        .await
+        .unwrap();
+    assert_eq!(jobs, json!([JOB]));
+    let queries = dashboard_queries(&dashboard());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let mut empty = Vec::new();
+        for (title, expr) in &queries {
+            let expr = expr.replace("$job", JOB);
+            let series = prometheus.query(&expr).await.expect("the query parses");
+            if series.is_empty() {
+                empty.push(format!("{title}: {expr}"));
+            }
+        }
+        if empty.is_empty() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "dashboard queries without series:\n{}",
+            empty.join("\n")
+        );
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    assert!(
+        prometheus.targets().await.iter().all(|(h, _)| h == "up"),
+        "{:?}",
+        prometheus.targets().await
+    );
 }

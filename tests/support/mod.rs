@@ -10,6 +10,7 @@ pub mod metrics;
 pub mod operator;
 pub mod plan;
 pub mod process;
+pub mod prometheus;
 pub mod python;
 pub mod rbac;
 pub mod signed;

@@ -18,8 +18,8 @@ pub struct OperatorProcess {
     log: PathBuf,
 }
 
-/// A free port on 127.0.0.1 (released before the operator binds it).
-fn free_port() -> u16 {
+/// A free port on 127.0.0.1 (released before the process that is given it binds it).
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("a free port")
@@ -104,6 +104,11 @@ impl OperatorProcess {
             metrics: format!("http://127.0.0.1:{port}"),
             log,
         }
+    }
+
+    /// `host:port` of its metrics server, as a Prometheus scrape target.
+    pub fn metrics_target(&self) -> String {
+        self.metrics.trim_start_matches("http://").to_string()
     }
 
     /// GET a path of the health/metrics server: (status, body), or None if it is not up.
