@@ -4,7 +4,8 @@
 # ServiceAccount, least-privilege RBAC), creates a Secret and three rules (one valid, one
 # conflicting, one invalid; a fourth with a bad name is refused by the API server), runs two
 # operator replicas with the ServiceAccount's own token (leader election), waits for
-# convergence, shows the rules, the tasks, a pushed tag replicating, the metrics, a leader
+# convergence, shows the rules, the alerts a real Prometheus raises for the conflicting and
+# invalid ones, the tasks, a pushed tag replicating, the metrics, a leader
 # hand-over, the deletion of a rule with its tasks, and what the operator cost in memory and
 # CPU. Everything it starts is stopped on exit; nothing outside a temporary directory is kept.
 #
@@ -111,6 +112,30 @@ for _ in $(seq 150); do leads 18080 && break; sleep 0.2; done
 run kubectl -n swr-sync-system get lease swr-sync-operator \
   -o custom-columns=LEASE:.metadata.name,HOLDER:.spec.holderIdentity,DURATION:.spec.leaseDurationSeconds
 
+say "A real Prometheus (Debian's 2.42) scraping both replicas, with the shipped alert rules"
+prom=""
+if prom_bin=$(hack/prometheus/install.sh 2>"$work/prometheus-install.log"); then
+  # The shipped rules wait 15-30 min (their `for`) before they fire; the demo's copy of them
+  # waits 10 s, so they fire while you watch. Expressions and labels are the shipped ones.
+  sed -E 's/^( *for:) .*/\1 10s/' deploy/monitoring/alerts.yaml >"$work/alerts.yaml"
+  cat >"$work/prometheus.yml" <<EOF
+global: {scrape_interval: 1s, evaluation_interval: 1s}
+rule_files: ["$work/alerts.yaml"]
+scrape_configs:
+  - job_name: swr-sync-operator
+    static_configs: [{targets: ["127.0.0.1:18080", "127.0.0.1:18081"]}]
+EOF
+  "$prom_bin/prometheus" --config.file="$work/prometheus.yml" \
+    --storage.tsdb.path="$work/prometheus" --web.listen-address=127.0.0.1:19090 \
+    >"$work/prometheus.log" 2>&1 &
+  pids+=($!)
+  prom=http://127.0.0.1:19090
+  for _ in $(seq 100); do curl -fsS "$prom/-/ready" >/dev/null 2>&1 && break; sleep 0.2; done
+  echo "Prometheus on $prom evaluates deploy/monitoring/alerts.yaml (with for: 10s in this demo)"
+else
+  echo "(Prometheus could not be installed, see $work/prometheus-install.log: no alerts step)"
+fi
+
 say "Applying the rules"
 run kubectl -n platform apply -f deploy/examples/imagesyncrule.yaml
 # platform-web creates, and so owns, the task both rules want before nginx-east exists.
@@ -134,6 +159,16 @@ run kubectl -n platform get isr nginx-east loop \
 echo
 run kubectl -n platform get events --sort-by=.metadata.creationTimestamp \
   -o custom-columns=TYPE:.type,REASON:.reason,RULE:.involvedObject.name,MESSAGE:.message
+
+if [[ -n $prom ]]; then
+  say "Alerts from the real Prometheus: the conflicting and the invalid rule (GET $prom/api/v1/alerts)"
+  for _ in $(seq 60); do
+    python3 hack/demo/alerts.py "$prom" wait SwrSyncRulesConflict SwrSyncRulesInvalid && break
+    sleep 1
+  done
+  python3 hack/demo/alerts.py "$prom" show
+  echo "(The summaries name the shipped rules' \`for\`; in this demo each waited 10 s.)"
+fi
 
 show_tasks() {
   curl -fsS "$emu/_admin/tasks" | python3 -c '
