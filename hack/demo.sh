@@ -11,6 +11,8 @@
 #
 # Usage: hack/demo.sh [--helm]   (--helm: install with the Helm chart, deploy/helm/, by the
 # real Helm engine instead of kubectl apply -f deploy/install.yaml)
+# SWR_SYNC_DEMO_DASHBOARD=docs/dashboard.png draws the Grafana dashboard's queries over the
+# demo, from its Prometheus, into that file (matplotlib, in a cached virtualenv).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 install_with=kubectl
@@ -130,6 +132,7 @@ EOF
     >"$work/prometheus.log" 2>&1 &
   pids+=($!)
   prom=http://127.0.0.1:19090
+  prom_start=$(date +%s)
   for _ in $(seq 100); do curl -fsS "$prom/-/ready" >/dev/null 2>&1 && break; sleep 0.2; done
   echo "Prometheus on $prom evaluates deploy/monitoring/alerts.yaml (with for: 10s in this demo)"
 else
@@ -233,5 +236,11 @@ for line in sys.stdin:
     e = json.loads(line)
     print(" ", e["timestamp"], e.get("identity", ""), e["message"])
 '
+
+if [[ -n ${SWR_SYNC_DEMO_DASHBOARD:-} && -n $prom ]]; then
+  say "Drawing the dashboard's queries over the demo into $SWR_SYNC_DEMO_DASHBOARD"
+  "$(hack/prometheus/plot-venv.sh)" hack/prometheus/render-dashboard.py \
+    "$prom" "$prom_start" "$(date +%s)" "$SWR_SYNC_DEMO_DASHBOARD"
+fi
 
 say "Done; everything the demo started is being stopped and $work removed"
