@@ -231,19 +231,10 @@ async fn active_alerts(prometheus: &Prometheus) -> BTreeMap<(String, String), St
 
 /// Every metric name an expression selects (`swr_sync_*`, `process_*`).
 fn metric_names(expr: &str) -> BTreeSet<String> {
-    let mut names = BTreeSet::new();
-    for (start, _) in expr.match_indices(['s', 'p']) {
-        let rest = &expr[start..];
-        let boundary =
-            start == 0 || !expr[..start].ends_with(|c: char| c.is_alphanumeric() || c == '_');
-        if boundary && (rest.starts_with("swr_sync_") || rest.starts_with("process_")) {
-            let end = rest
-                .find(|c: char| !(c.is_alphanumeric() || c == '_'))
-                .unwrap_or(rest.len());
-            names.insert(rest[..end].to_string());
-        }
-    }
-    names
+    let name = regex::Regex::new(r"\b(?:swr_sync|process)_[a-z_]+").unwrap();
+    name.find_iter(expr)
+        .map(|m| m.as_str().to_string())
+        .collect()
 }
 
 /// The real Prometheus scrapes a real operator process driven by the emulator into a Ready
@@ -353,7 +344,12 @@ async fn a_real_prometheus_scraping_the_operator_sees_every_panel_and_the_alerts
             .query(expr)
             .await
             .expect("the alert's expression parses");
-        for name in metric_names(expr) {
+        let names = metric_names(expr);
+        assert!(
+            !names.is_empty(),
+            "{expr}: selects no metric of the operator"
+        );
+        for name in names {
             let series = prometheus.query(&name).await.unwrap();
             assert!(
                 !series.is_empty(),
