@@ -1,21 +1,17 @@
-//! Command-line interface: the subcommands and their flags (every flag has an env fallback).
-
-use std::sync::Arc;
-use std::time::Duration;
+//! Command-line interface: the subcommands and their flags (every flag has an env fallback),
+//! and the settings the flags describe. What the subcommands do is in `commands`.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
 
-use clap::{ArgAction, Args, Parser, Subcommand};
+use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 
 use crate::api::validate::parse_duration;
 use crate::cloud::endpoint::{self, EndpointTemplate, Endpoints};
 use crate::cloud::transport::RetryPolicy;
 use crate::cloud::{Transport, TransportConfig};
 use crate::leader::LeaseConfig;
-use crate::metrics::Metrics;
-use crate::reconcile::context::ReconcilerConfig;
-use crate::reconcile::controller::{default_concurrency, ControllerConfig};
-use crate::run::{self, Settings};
 use crate::telemetry::LogFormat;
 
 /// Keeps Huawei Cloud SWR cross-region image sync tasks in line with ImageSyncRule resources.
@@ -44,7 +40,7 @@ pub enum Command {
     Emulator(crate::emulator::EmulatorArgs),
     /// Show what the operator would change for some rules, changing nothing. Exit code: 0
     /// nothing to do, 2 changes pending, 1 a rule cannot be planned.
-    Plan(Box<crate::preview::PlanArgs>),
+    Plan(Box<PlanArgs>),
 }
 
 /// Flags of `run`.
@@ -218,61 +214,42 @@ impl CloudArgs {
     }
 }
 
-impl RunArgs {
-    /// Runs the operator until SIGTERM or Ctrl-C.
-    pub async fn run(self) -> anyhow::Result<()> {
-        let metrics = Arc::new(Metrics::new());
-        let transport = Arc::new(self.cloud.transport()?.with_metrics(metrics.clone()));
-        let client = kube::Client::try_default().await?;
-        let settings = Settings {
-            controller: ControllerConfig {
-                namespace: self.namespace,
-                label_selector: self.label_selector,
-                concurrency: self
-                    .concurrency
-                    .unwrap_or_else(|| default_concurrency(transport.config().in_flight()))
-                    .max(1),
-                reporter: "swr-sync-operator".into(),
-                reconciler: ReconcilerConfig {
-                    hss_enterprise_project_id: self.hss_enterprise_project_id,
-                    hss_debounce: self.hss_debounce,
-                    swr_list_ttl: self.swr_list_ttl,
-                    verify_grace: self.verify_grace,
-                },
-                metrics,
-                health: Arc::default(),
-            },
-            election: self.election.lease()?,
-            metrics_address: self.metrics_address,
-            grace: self.shutdown_grace,
-        };
-        tracing::info!(
-            namespace = settings.controller.namespace.as_deref().unwrap_or("(all)"),
-            selector = settings.controller.label_selector.as_deref().unwrap_or("(none)"),
-            lease = %settings.election.as_ref().map_or("(no election)".into(), |l| format!("{}/{}", l.namespace, l.name)),
-            "operator starting"
-        );
-        run::run(client, transport, settings, run::shutdown_signal()).await
-    }
+/// Output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    /// Aligned columns.
+    Table,
+    /// One JSON document.
+    Json,
 }
 
-impl Cli {
-    /// Runs the chosen subcommand to completion.
-    pub async fn run(self) -> anyhow::Result<()> {
-        crate::telemetry::init(self.log_format, &self.log_level)?;
-        match self.command {
-            Command::Run(args) => args.run().await,
-            Command::Crdgen => {
-                print!("{}", crate::api::crd::crd_yaml());
-                Ok(())
-            }
-            Command::Emulator(args) => crate::emulator::run_cli(args).await,
-            Command::Plan(args) => {
-                let code = crate::preview::run(*args).await?;
-                std::process::exit(code)
-            }
-        }
-    }
+/// Flags of `plan`.
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// Rules from these YAML files (other kinds are skipped); default: the cluster's rules.
+    #[arg(
+        short = 'f',
+        long = "filename",
+        env = "SWR_SYNC_PLAN_FILES",
+        value_delimiter = ','
+    )]
+    pub files: Vec<PathBuf>,
+    /// Namespace of the cluster's rules to plan, and of file rules that name none.
+    #[arg(long, env = "SWR_SYNC_NAMESPACE")]
+    pub namespace: Option<String>,
+    /// A Secret manifest with the SWR credentials to use for every rule (default: each
+    /// rule's Secret, read from the cluster).
+    #[arg(long, env = "SWR_SYNC_PLAN_CREDENTIALS")]
+    pub credentials: Option<PathBuf>,
+    /// Output format.
+    #[arg(short, long, env = "SWR_SYNC_PLAN_OUTPUT", value_enum, default_value_t = Output::Table)]
+    pub output: Output,
+    /// Verification does not judge tags pushed more recently than this (as `run`).
+    #[arg(long, env = "SWR_SYNC_VERIFY_GRACE", default_value = "2m", value_parser = parse_duration)]
+    pub verify_grace: Duration,
+    /// Cloud client settings.
+    #[command(flatten)]
+    pub cloud: CloudArgs,
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@ pub mod api;
 pub mod auth;
 pub mod cli;
 pub mod cloud;
+pub mod commands;
 pub mod emulator;
 pub mod hss;
 pub mod leader;

@@ -10,5 +10,5 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    swr_sync_operator::cli::Cli::parse().run().await
+    swr_sync_operator::commands::run(swr_sync_operator::cli::Cli::parse()).await
 }

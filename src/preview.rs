@@ -7,7 +7,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use clap::{Args, ValueEnum};
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
@@ -16,10 +15,9 @@ use kube::ResourceExt;
 use serde::{Deserialize, Serialize};
 
 use crate::api::status::TaskState;
-use crate::api::validate::parse_duration;
 use crate::api::ImageSyncRule;
 use crate::auth::{CloudAuth, Credentials};
-use crate::cli::CloudArgs;
+use crate::cli::{Output, PlanArgs};
 use crate::cloud::{CloudClient, Transport};
 use crate::reconcile::assess::{assess, validate};
 use crate::reconcile::ledger::Ledger;
@@ -33,44 +31,6 @@ use crate::swr::SwrClient;
 
 /// Exit code when changes are pending (0: nothing to do; 1: a rule could not be planned).
 pub const EXIT_CHANGES_PENDING: i32 = 2;
-
-/// Output formats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Output {
-    /// Aligned columns.
-    Table,
-    /// One JSON document.
-    Json,
-}
-
-/// Flags of `plan`.
-#[derive(Debug, Args)]
-pub struct PlanArgs {
-    /// Rules from these YAML files (other kinds are skipped); default: the cluster's rules.
-    #[arg(
-        short = 'f',
-        long = "filename",
-        env = "SWR_SYNC_PLAN_FILES",
-        value_delimiter = ','
-    )]
-    pub files: Vec<PathBuf>,
-    /// Namespace of the cluster's rules to plan, and of file rules that name none.
-    #[arg(long, env = "SWR_SYNC_NAMESPACE")]
-    pub namespace: Option<String>,
-    /// A Secret manifest with the SWR credentials to use for every rule (default: each
-    /// rule's Secret, read from the cluster).
-    #[arg(long, env = "SWR_SYNC_PLAN_CREDENTIALS")]
-    pub credentials: Option<PathBuf>,
-    /// Output format.
-    #[arg(short, long, env = "SWR_SYNC_PLAN_OUTPUT", value_enum, default_value_t = Output::Table)]
-    pub output: Output,
-    /// Verification does not judge tags pushed more recently than this (as `run`).
-    #[arg(long, env = "SWR_SYNC_VERIFY_GRACE", default_value = "2m", value_parser = parse_duration)]
-    pub verify_grace: Duration,
-    /// Cloud client settings.
-    #[command(flatten)]
-    pub cloud: CloudArgs,
-}
 
 /// One line of the plan: a task and what would happen to it, or a rule that cannot be planned.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
