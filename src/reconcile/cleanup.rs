@@ -12,7 +12,7 @@ use super::apply::apply;
 use super::assess::observe_step;
 use super::context::Context;
 use super::error::Error;
-use super::events::{event_reason, publish};
+use super::events::event_reason;
 use super::handover::{release_all, settle};
 use super::listings::account_of;
 use super::pipeline::{announce, write_intent, write_status};
@@ -43,14 +43,9 @@ pub async fn cleanup(rule: &ImageSyncRule, ctx: &Context) -> Result<Action, Erro
     if !rest.is_empty() && orphan {
         report.tasks.retain(|key, _| !rest.contains_key(key));
         let note = format!("left {} task(s) in SWR", rest.len());
-        publish(
-            ctx,
-            rule,
-            EventType::Normal,
-            event_reason::TASKS_ORPHANED,
-            note,
-        )
-        .await;
+        ctx.events
+            .publish(rule, EventType::Normal, event_reason::TASKS_ORPHANED, note)
+            .await;
     } else if !rest.is_empty() {
         delete(rule, ctx, rest, &mut report).await?;
     }

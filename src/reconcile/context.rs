@@ -11,6 +11,7 @@ use kube::runtime::reflector::{ObjectRef, Store};
 use rand::Rng;
 
 use super::claimants::ClaimantIndex;
+use super::events::Publisher;
 use super::ledger::Ledger;
 use super::listings::TaskListings;
 use super::memo::StatusMemo;
@@ -58,8 +59,8 @@ pub struct Context {
     pub sharded: bool,
     /// The same rules by the tasks they may want, for claims.
     pub claimants: Arc<ClaimantIndex>,
-    /// Who publishes Events.
-    pub reporter: Reporter,
+    /// Where Events go.
+    pub events: Publisher,
     /// Settings.
     pub config: ReconcilerConfig,
     /// Metrics of reconciles.
@@ -108,6 +109,7 @@ impl Context {
         metrics: Arc<Metrics>,
     ) -> Self {
         let (hss_debounce, list_ttl) = (config.hss_debounce, config.swr_list_ttl);
+        let events = Publisher::new(client.clone(), reporter);
         let RuleWatch {
             rules,
             sharded,
@@ -121,7 +123,7 @@ impl Context {
             rules,
             sharded,
             claimants,
-            reporter,
+            events,
             config,
             metrics,
             regions: RegionCache::default(),

@@ -1,9 +1,8 @@
 //! Kubernetes Events about a rule: reason constants and a publisher that never fails a pass.
 
-use kube::runtime::events::{Event, EventType, Recorder};
+use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::Resource;
 
-use super::context::Context;
 use crate::api::ImageSyncRule;
 
 /// An event to publish: type, reason, note.
@@ -47,27 +46,42 @@ pub mod event_reason {
     pub const REPAIR_FAILED: &str = "RepairFailed";
 }
 
-/// Publishes an event about `rule`; a failure is logged, not returned (events are advisory).
-pub async fn publish(
-    ctx: &Context,
-    rule: &ImageSyncRule,
-    type_: EventType,
-    reason: &str,
-    note: String,
-) {
-    let event = Event {
-        type_,
-        reason: reason.to_string(),
-        note: Some(note),
-        action: "Reconcile".to_string(),
-        secondary: None,
-    };
-    // A fresh Recorder each time: a shared one folds events with the same reason on the same
-    // rule within six minutes into one series that keeps the first note, so a second
-    // TaskCreated would show the first one's tasks. Ours are published on changes only,
-    // so they never pile up.
-    let recorder = Recorder::new(ctx.client.clone(), ctx.reporter.clone());
-    if let Err(e) = recorder.publish(&event, &rule.object_ref(&())).await {
-        tracing::warn!(error = %e, reason, "publishing event failed");
+/// Where a rule's Events go: the API server, under this controller's name.
+#[derive(Clone)]
+pub struct Publisher {
+    client: kube::Client,
+    reporter: Reporter,
+}
+
+impl Publisher {
+    /// Events sent with `client`, reported by `reporter`.
+    pub fn new(client: kube::Client, reporter: Reporter) -> Self {
+        Self { client, reporter }
+    }
+
+    /// Publishes an event about `rule`; a failure is logged, not returned (events are
+    /// advisory).
+    pub async fn publish(
+        &self,
+        rule: &ImageSyncRule,
+        type_: EventType,
+        reason: &str,
+        note: String,
+    ) {
+        let event = Event {
+            type_,
+            reason: reason.to_string(),
+            note: Some(note),
+            action: "Reconcile".to_string(),
+            secondary: None,
+        };
+        // A fresh Recorder each time: a shared one folds events with the same reason on the
+        // same rule within six minutes into one series that keeps the first note, so a second
+        // TaskCreated would show the first one's tasks. Ours are published on changes only,
+        // so they never pile up.
+        let recorder = Recorder::new(self.client.clone(), self.reporter.clone());
+        if let Err(e) = recorder.publish(&event, &rule.object_ref(&())).await {
+            tracing::warn!(error = %e, reason, "publishing event failed");
+        }
     }
 }

@@ -9,7 +9,7 @@ use kube::runtime::events::EventType;
 
 use super::claims::{claims, Others};
 use super::context::Context;
-use super::events::{event_reason, publish};
+use super::events::event_reason;
 use super::plan::{Claim, TaskKey};
 use super::report::{describe, list_some, Report, TaskLine};
 use super::standing::name_of;
@@ -95,14 +95,9 @@ pub async fn settle(
             tasks.len(),
             list_some(&tasks)
         );
-        publish(
-            ctx,
-            rule,
-            EventType::Normal,
-            event_reason::TASKS_RELEASED,
-            note,
-        )
-        .await;
+        ctx.events
+            .publish(rule, EventType::Normal, event_reason::TASKS_RELEASED, note)
+            .await;
     }
 
     let mut taken: Vec<String> = Vec::new();
@@ -144,14 +139,14 @@ pub async fn settle(
             from.join(", "),
             list_some(&taken)
         );
-        publish(
-            ctx,
-            rule,
-            EventType::Normal,
-            event_reason::TASKS_TAKEN_OVER,
-            note,
-        )
-        .await;
+        ctx.events
+            .publish(
+                rule,
+                EventType::Normal,
+                event_reason::TASKS_TAKEN_OVER,
+                note,
+            )
+            .await;
     }
 }
 

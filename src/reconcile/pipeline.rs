@@ -19,7 +19,7 @@ use super::claims::desired_tasks;
 use super::cleanup::cleanup;
 use super::context::{jittered, Context};
 use super::error::Error;
-use super::events::{event_reason, publish};
+use super::events::event_reason;
 use super::handover::{confirm, release_all, settle};
 use super::listings::account_of;
 use super::plan::{Action as TaskAction, Plan, Settings, TaskKey};
@@ -107,7 +107,9 @@ async fn sync(rule: &ImageSyncRule, ctx: &Context) -> Result<Action, Error> {
     };
     for warning in &report.warnings {
         let reason = event_reason::REGION_CHECK_SKIPPED;
-        publish(ctx, rule, EventType::Warning, reason, warning.clone()).await;
+        ctx.events
+            .publish(rule, EventType::Warning, reason, warning.clone())
+            .await;
     }
     record_intent(rule, ctx, &plan, &report).await?;
     let changes = apply(&swr, &plan.actions, &mut report).await;
@@ -176,7 +178,7 @@ async fn copy_step(
     )
     .await;
     for (type_, reason, note) in pass.notices {
-        publish(ctx, rule, type_, reason, note).await;
+        ctx.events.publish(rule, type_, reason, note).await;
     }
     report.copies = Some(pass.copies);
     report.follow_up_at(pass.due);
@@ -193,7 +195,7 @@ async fn scan_step(
     let default_project = ctx.config.hss_enterprise_project_id.as_deref();
     let pass = scans::refresh(rule, created_in, hss, &ctx.scans, default_project, &now()).await;
     for (type_, reason, note) in pass.notices {
-        publish(ctx, rule, type_, reason, note).await;
+        ctx.events.publish(rule, type_, reason, note).await;
     }
     report.scans = Some(pass.statuses);
     report.follow_up_at(pass.due);
@@ -217,7 +219,7 @@ async fn verify_step(rule: &ImageSyncRule, ctx: &Context, swr: &SwrClient, repor
     };
     let pass = verification::run(verification, chrono::Utc::now()).await;
     for (type_, reason, note) in pass.notices {
-        publish(ctx, rule, type_, reason, note).await;
+        ctx.events.publish(rule, type_, reason, note).await;
     }
     ctx.metrics.verified(
         pass.outcome.as_ref(),
@@ -304,7 +306,9 @@ pub(super) async fn announce(
         [one] => one,
         _ => event_reason::TASKS_CHANGED,
     };
-    publish(ctx, rule, EventType::Normal, reason, parts.join("; ")).await;
+    ctx.events
+        .publish(rule, EventType::Normal, reason, parts.join("; "))
+        .await;
 }
 
 /// Step 6: write the status (only when it changed) and decide when to come back.
@@ -439,7 +443,7 @@ async fn write(
                 .problem
                 .as_ref()
                 .map_or_else(|| report.summary(), |p| p.message.clone());
-            publish(ctx, rule, type_, &reason, message).await;
+            ctx.events.publish(rule, type_, &reason, message).await;
         }
     }
     Ok(true)
