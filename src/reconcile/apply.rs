@@ -4,24 +4,13 @@
 
 use futures::future::join_all;
 
-use super::observe::source_repo;
-use super::plan::{Action, ObservedTask, Settings, TaskKey};
+use super::plan::Action;
 use super::report::{describe, Problem, Report, TaskLine};
+use super::task::{Change, ObservedTask, Settings, TaskKey};
 use crate::api::status::TaskState;
 use crate::cloud::ErrorClass;
 use crate::swr::model::{CreateSyncTask, SyncTarget};
 use crate::swr::{SourceRepo, SwrApi, SwrError};
-
-/// What was changed, for Events.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Change {
-    /// A task was created.
-    Created,
-    /// A drifted task was deleted and created again.
-    Replaced,
-    /// A task was deleted.
-    Deleted,
-}
 
 /// Applies `actions`; returns the changes made, in plan order. The actions concern distinct
 /// tasks, so they run concurrently; a replace deletes before it creates, within its own
@@ -56,7 +45,7 @@ enum Outcome {
 /// Makes the calls of one action.
 async fn carry_out(swr: &impl SwrApi, action: &Action) -> Outcome {
     let key = action.key();
-    let Some(repo) = source_repo(key) else {
+    let Some(repo) = key.source_repo() else {
         return Outcome::Skipped;
     };
     let target = SyncTarget {

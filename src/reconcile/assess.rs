@@ -8,13 +8,14 @@ use std::time::Duration;
 use super::claims::{claims, desired_tasks, handed_over_ids, Others};
 use super::ledger::Ledger;
 use super::listings::Listings;
-use super::observe::{observe, source_repo, Observation};
-use super::plan::{plan, remade, Action, Claim, Plan, PlanInput, Settings, TaskKey};
+use super::observe::{observe, Observation};
+use super::plan::{plan, remade, Action, Claim, Plan, PlanInput};
 use super::regions::{self, RegionCache};
 use super::report::{describe, Problem, Report, TaskLine};
 use super::select;
 use super::standing::name_of;
 use super::status::owned;
+use super::task::{Settings, TaskKey};
 use crate::api::spec::ExistingTasks;
 use crate::api::status::{reason, RuleName, TaskState};
 use crate::api::validate::{problems, resync_interval};
@@ -126,7 +127,7 @@ pub async fn observe_step(
     keys: &BTreeSet<TaskKey>,
     listings: &Listings<'_>,
 ) -> Result<Observation, Problem> {
-    let repos = keys.iter().filter_map(source_repo).collect();
+    let repos = keys.iter().filter_map(TaskKey::source_repo).collect();
     observe(swr, &repos, listings)
         .await
         .map_err(|e| Problem::from_api(e.api(), e.to_string()))
@@ -142,7 +143,10 @@ pub fn plan_step(
     observation: &Observation,
     ledger: &Ledger,
 ) -> (Plan, Report) {
-    let gone = |key: &TaskKey| source_repo(key).is_some_and(|r| observation.missing.contains(&r));
+    let gone = |key: &TaskKey| {
+        key.source_repo()
+            .is_some_and(|r| observation.missing.contains(&r))
+    };
     let named = |key: &TaskKey| rule.spec.source.repositories.contains(&key.repository);
     let unplannable: BTreeMap<TaskKey, Settings> = input
         .desired

@@ -13,7 +13,7 @@ use std::sync::RwLock;
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher::Event;
 
-use super::plan::TaskKey;
+use super::task::TaskKey;
 use crate::api::ImageSyncRule;
 
 type RuleRef = ObjectRef<ImageSyncRule>;

@@ -10,11 +10,12 @@ use std::time::Duration;
 use k8s_openapi::jiff::Timestamp;
 
 use super::ledger::{Holding, Ledger};
-use super::plan::{Claim, Settings, TaskKey};
+use super::plan::Claim;
 use super::report::TaskLine;
 use super::select::wants;
 use super::standing::{name_of, standing, Standing};
 use super::status::owned;
+use super::task::{Settings, TaskKey};
 use crate::api::status::{RuleName, TaskState};
 use crate::api::ImageSyncRule;
 use crate::api::ImageSyncRuleSpec;

@@ -11,9 +11,8 @@ use futures::future::join_all;
 use kube::runtime::events::EventType;
 
 use super::events::{event_reason, Notice};
-use super::observe::source_repo;
-use super::plan::{Settings, TaskKey};
 use super::report::{describe, list_some};
+use super::task::{Settings, TaskKey};
 use crate::api::spec::ExistingImages;
 use crate::api::status::{CopyState, ImageCopy};
 use crate::api::ImageSyncRuleSpec;
@@ -133,7 +132,10 @@ async fn start(
     now: DateTime<Utc>,
     notices: &mut Vec<Notice>,
 ) -> Vec<ImageCopy> {
-    let repos: BTreeSet<SourceRepo> = created.iter().filter_map(|(k, _)| source_repo(k)).collect();
+    let repos: BTreeSet<SourceRepo> = created
+        .iter()
+        .filter_map(|(k, _)| k.source_repo())
+        .collect();
     let listed = join_all(repos.iter().map(|repo| async move {
         let tags = swr
             .list_tags(repo, Priority::Foreground)
@@ -145,7 +147,7 @@ async fn start(
     let tags_of: BTreeMap<SourceRepo, Result<Vec<String>, String>> =
         repos.into_iter().zip(listed).collect();
     let started = created.iter().filter_map(|(key, settings)| {
-        let repo = source_repo(key)?;
+        let repo = key.source_repo()?;
         let tags = &tags_of[&repo];
         Some(start_one(swr, repo, key, *settings, tags, now))
     });

@@ -12,10 +12,10 @@ use kube::core::PartialObjectMeta;
 use kube::ResourceExt;
 
 use super::context::Context;
-use super::plan::TaskKey;
 use super::secrets::{release_if_unused, SECRET_FINALIZER};
 use super::standing::name_of;
 use super::status::inventory;
+use super::task::TaskKey;
 use crate::api::status::TaskState;
 use crate::api::ImageSyncRule;
 

@@ -10,9 +10,10 @@ use kube::runtime::events::EventType;
 use super::claims::{claims, Others};
 use super::context::Context;
 use super::events::event_reason;
-use super::plan::{Claim, TaskKey};
+use super::plan::Claim;
 use super::report::{describe, list_some, Report, TaskLine};
 use super::standing::name_of;
+use super::task::TaskKey;
 use crate::api::status::{Ownership, RuleName, TaskState};
 use crate::api::ImageSyncRule;
 
@@ -160,7 +161,7 @@ fn releasing_to(line: &TaskLine) -> Option<&RuleName> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::reconcile::plan::Settings;
+    use crate::reconcile::task::Settings;
 
     fn key(repo: &str) -> TaskKey {
         TaskKey::sample(repo, "cn-east-3")

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use super::plan::TaskKey;
+use super::task::TaskKey;
 use crate::api::status::RuleName;
 
 /// Who holds a task, and to whom it is being released.

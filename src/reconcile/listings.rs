@@ -11,9 +11,9 @@ use std::time::{Duration, Instant};
 
 use kube::ResourceExt;
 
-use super::apply::Change;
-use super::observe::source_repo;
-use super::plan::{Action, ObservedTask, Settings, TaskKey};
+use super::plan::Action;
+use super::task::Change;
+use super::task::{ObservedTask, Settings, TaskKey};
 use super::ttl_cache::TtlCache;
 use crate::api::ImageSyncRule;
 use crate::swr::model::SyncTask;
@@ -97,7 +97,7 @@ impl Listings<'_> {
     pub async fn record(&self, actions: &[Action], changes: &[(Change, TaskKey, Settings)]) {
         for action in actions {
             let key = action.key();
-            let Some(repo) = source_repo(key) else {
+            let Some(repo) = key.source_repo() else {
                 continue;
             };
             let target = (key.target_region.clone(), key.target_organization.clone());

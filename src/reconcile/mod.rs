@@ -29,6 +29,7 @@ pub mod select;
 pub mod standing;
 pub mod status;
 pub mod tag_listings;
+pub mod task;
 pub mod ttl_cache;
 pub mod verification;
 pub mod verify;

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use futures::future::join_all;
 
 use super::listings::Listings;
-use super::plan::{ObservedTask, TaskKey};
+use super::task::{ObservedTask, TaskKey};
 use crate::swr::{SourceRepo, SwrApi, SwrError};
 
 /// What SWR has.
@@ -44,14 +44,4 @@ pub async fn observe(
         }
     }
     Ok(out)
-}
-
-/// The source repository of a task key, if its names are valid.
-pub fn source_repo(key: &TaskKey) -> Option<SourceRepo> {
-    SourceRepo::new(
-        &key.source_region,
-        &key.source_organization,
-        &key.repository,
-    )
-    .ok()
 }

@@ -6,55 +6,8 @@
 
 use std::collections::BTreeMap;
 
+use super::task::{ObservedTask, Settings, TaskKey};
 use crate::api::status::{Ownership, RuleName};
-
-/// Identity of an SWR auto-sync task: one source repository to one target organization.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct TaskKey {
-    /// Source region.
-    pub source_region: String,
-    /// Source organization.
-    pub source_organization: String,
-    /// Source repository.
-    pub repository: String,
-    /// Target region.
-    pub target_region: String,
-    /// Target organization.
-    pub target_organization: String,
-}
-
-#[cfg(test)]
-impl TaskKey {
-    /// cn-north-4/platform/`repo` to `region`/dr: the key unit tests use.
-    pub fn sample(repo: &str, region: &str) -> Self {
-        Self {
-            source_region: "cn-north-4".into(),
-            source_organization: "platform".into(),
-            repository: repo.into(),
-            target_region: region.into(),
-            target_organization: "dr".into(),
-        }
-    }
-}
-
-/// The mutable part of a task; SWR cannot update it, only delete and create.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Settings {
-    /// `override`.
-    pub override_existing: bool,
-    /// `syncAuto`.
-    pub sync_auto: bool,
-}
-
-/// A task as SWR lists it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ObservedTask {
-    /// SWR task id; `None` for a task this process created since SWR last listed it
-    /// (a create returns no id).
-    pub id: Option<i64>,
-    /// Its settings.
-    pub settings: Settings,
-}
 
 /// Another rule's standing on a task, as far as this rule is concerned.
 #[derive(Debug, Clone, PartialEq, Eq)]

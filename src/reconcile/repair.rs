@@ -8,8 +8,8 @@ use kube::runtime::events::EventType;
 
 use super::copies;
 use super::events::{event_reason, Notice};
-use super::plan::{Settings, TaskKey};
 use super::report::list_some;
+use super::task::{Settings, TaskKey};
 use super::verify::RepairRequest;
 use crate::api::replication::{RepairState, TagRepair};
 use crate::swr::{SourceRepo, SwrClient};

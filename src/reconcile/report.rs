@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use std::time::Instant;
 
-use super::plan::{Plan, Settings, TaskKey};
+use super::plan::Plan;
+use super::task::{Settings, TaskKey};
 use crate::api::replication::ReplicationStatus;
 use crate::api::status::{reason, Ownership, RuleName, TaskState};
 use crate::api::status::{ImageCopy, ScanStatus};

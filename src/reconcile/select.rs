@@ -3,8 +3,8 @@
 
 use std::collections::BTreeSet;
 
-use super::plan::TaskKey;
 use super::report::Problem;
+use super::task::TaskKey;
 use crate::api::status::reason;
 use crate::api::ImageSyncRuleSpec;
 use crate::swr::SwrClient;

@@ -3,8 +3,8 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use super::plan::TaskKey;
 use super::report::{Report, TaskLine};
+use super::task::TaskKey;
 use crate::api::replication::ReplicationState;
 use crate::api::status::{
     condition_type, reason, status_value, Condition, ImageSyncRuleStatus, Ownership, TaskState,
@@ -184,7 +184,7 @@ pub fn inventory(status: Option<&ImageSyncRuleStatus>) -> BTreeMap<TaskKey, Task
                     target_organization: t.target_organization.clone(),
                 },
                 TaskLine {
-                    settings: super::plan::Settings {
+                    settings: super::task::Settings {
                         override_existing: t.override_existing,
                         sync_auto: t.sync_auto,
                     },
@@ -272,8 +272,8 @@ pub fn ready_state(status: Option<&ImageSyncRuleStatus>) -> Option<(String, Stri
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::reconcile::plan::Settings;
     use crate::reconcile::report::Problem;
+    use crate::reconcile::task::Settings;
 
     fn report(state: TaskState, problem: Option<Problem>) -> Report {
         let key = TaskKey::sample("nginx", "cn-east-3");

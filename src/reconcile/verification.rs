@@ -11,11 +11,11 @@ use futures::future::join_all;
 
 use super::copies::{recent_jobs, COPY_DEADLINE, POLL};
 use super::events::Notice;
-use super::plan::{Settings, TaskKey};
 use super::repair;
 use super::replication::{settle, summaries, target_notices};
 use super::report::Report;
 use super::tag_listings::{Listing, TagListings};
+use super::task::{Settings, TaskKey};
 use super::verify::{self, Pair, Tags, Target};
 use crate::api::replication::{
     RepairState, ReplicationState, ReplicationStatus, TagRepair, TargetReplication,

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
 
-use super::plan::TaskKey;
+use super::task::TaskKey;
 use crate::api::replication::{RepairState, ReplicationState, TagRepair, TargetReplication};
 use crate::swr::model::{SyncJob, Tag};
 
