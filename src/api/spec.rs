@@ -20,6 +20,9 @@ pub const MAX_TARGETS: usize = 20;
 /// Most patterns in a selector's `include` or `exclude`.
 pub const MAX_PATTERNS: usize = 50;
 
+/// Finalizer that keeps a rule until its tasks are cleaned up.
+pub const FINALIZER: &str = "swrsync.io/cleanup";
+
 /// Annotation that asks for an immediate full reconcile (drift check) of a rule: set it to a
 /// new value, e.g. the current time; `status.lastHandledReconcileAt` shows it once done.
 pub const RECONCILE_REQUESTED_AT: &str = "swrsync.io/reconcile-requested-at";

@@ -34,3 +34,4 @@ pub mod ttl_cache;
 pub mod verification;
 pub mod verify;
 pub mod warmup;
+pub mod writes;

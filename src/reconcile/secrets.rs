@@ -12,10 +12,10 @@ use serde_json::json;
 
 use super::context::Context;
 use super::error::Error;
-use super::pipeline::FINALIZER;
 use super::report::Problem;
 use super::standing::name_of;
 use crate::api::spec::DeletionPolicy;
+use crate::api::spec::FINALIZER;
 use crate::api::status::{reason, RuleName};
 use crate::api::ImageSyncRule;
 use crate::auth::Credentials;

@@ -11,6 +11,11 @@ use crate::api::status::{
     TaskStatus,
 };
 
+/// The time as status fields write it.
+pub fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
 /// The status a report describes. `now` is RFC 3339; transition times of conditions whose
 /// status did not change are kept from `previous`.
 pub fn build(
