@@ -17,9 +17,9 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::json;
 
+use super::app::{json, App};
 use super::errors::Failure;
 use super::faults::{FaultSpec, FaultsError};
-use super::server::{json, App};
 use super::state::{StateError, World};
 use crate::swr::SourceRepo;
 

@@ -5,9 +5,9 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use chrono::Utc;
 
+use super::app::{json, CloudCall};
 use super::auth::Caller;
 use super::errors::{Failure, HSS_ACCESS_DENIED, HSS_INSUFFICIENT_PERMISSIONS};
-use super::server::{json, CloudCall};
 use super::state::HssEvent;
 use crate::hss::{SynchronizeRequest, SynchronizeResult, IMAGE_TYPES, OP_IMAGE_SYNCHRONIZE};
 

@@ -7,10 +7,10 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{json as value, Value};
 
+use super::app::{json, CloudCall};
 use super::auth::{Caller, IssuedToken};
 use super::config::{derived_id, DomainConfig};
 use super::errors::Failure;
-use super::server::{json, CloudCall};
 use super::state::{stamp, Actor};
 use crate::auth::signer::signatures_match;
 

@@ -4,6 +4,7 @@
 //! `docs/emulator.md`.
 
 mod admin;
+mod app;
 mod auth;
 mod calls;
 pub mod config;
@@ -100,7 +101,7 @@ impl Emulator {
             .with_context(|| format!("binding {addr}"))?;
         let addr = listener.local_addr()?;
         let (stop, stopping) = watch::channel(false);
-        let app = Arc::new(server::App::new(config, stopping.clone()));
+        let app = Arc::new(app::App::new(config, stopping.clone()));
         let service = server::service(app).into_make_service_with_connect_info::<SocketAddr>();
         let mut signal = stopping;
         let task = tokio::spawn(async move {

@@ -7,8 +7,8 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::Response;
 use serde::Serialize;
 
+use super::app::json;
 use super::errors::Failure;
-use super::server::json;
 
 /// Page size when `limit` is absent ("100 records will be returned by default").
 pub const DEFAULT_LIMIT: usize = 100;

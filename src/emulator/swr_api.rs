@@ -5,13 +5,13 @@
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
+use super::app::{empty, json, CloudCall};
 use super::auth::Caller;
 use super::errors::{Failure, SWR_FORBIDDEN};
 use super::jobs::JOB_FAILED;
 use super::paging::Window;
 use super::repo_query::RepoQuery;
 use super::router::{RepoPath, SwrOp};
-use super::server::{empty, json, CloudCall};
 use super::state::World;
 use crate::swr::model::{CreateSyncTask, ManualSync, OrganizationList, RegionInfo, SyncTarget};
 use crate::swr::SourceRepo;
