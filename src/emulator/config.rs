@@ -6,8 +6,6 @@ use std::time::Duration;
 use serde::{Deserialize, Deserializer};
 use sha2::{Digest, Sha256};
 
-use super::errors::SwrErrorFormat;
-use super::jobs::JobTiming;
 use super::router::OPERATION_NAMES;
 use crate::auth::SecretString;
 use crate::swr::names::{self, NameError, NameKind};
@@ -335,6 +333,31 @@ fn unique<'a>(what: &str, mut names: impl Iterator<Item = &'a str>) -> Result<()
         ))),
         None => Ok(()),
     }
+}
+
+/// How SWR writes error bodies.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum SwrErrorFormat {
+    /// `{"errors":[{"errorCode","errorMessage","detail"}],"error_code","error_msg","details"}`,
+    /// the current form (api-swr `ErrorCode.html`).
+    #[default]
+    Object,
+    /// `[{"errorCode","errorMessage","detail"}]`, the form older regions answer
+    /// (`swr_02_0024.html`).
+    Array,
+}
+
+/// How long copies take (config `syncJobs`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct JobTiming {
+    /// From the request to `running`.
+    #[serde(default, deserialize_with = "duration")]
+    pub waiting: Duration,
+    /// From `running` to the end.
+    #[serde(default, deserialize_with = "duration")]
+    pub running: Duration,
 }
 
 #[cfg(test)]

@@ -7,10 +7,10 @@
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::auth::AuthError;
+use super::config::SwrErrorFormat;
 use super::router::Service;
 use super::state::StateError;
 
@@ -40,19 +40,6 @@ pub const APIGW_NOT_AUTHORIZED: &str = "APIGW.0302";
 pub const APIGW_TOKEN_EXPIRED: &str = "APIGW.0307";
 /// API gateway: throttled (status 429).
 pub const APIGW_THROTTLED: &str = "APIGW.0308";
-
-/// How SWR writes error bodies.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
-pub enum SwrErrorFormat {
-    /// `{"errors":[{"errorCode","errorMessage","detail"}],"error_code","error_msg","details"}`,
-    /// the current form (api-swr `ErrorCode.html`).
-    #[default]
-    Object,
-    /// `[{"errorCode","errorMessage","detail"}]`, the form older regions answer
-    /// (`swr_02_0024.html`).
-    Array,
-}
 
 /// Who answers an error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -3,13 +3,9 @@
 //! says so. With no durations configured a copy ends at once. The state advances whenever
 //! the emulator's data is read (`World::settle`), so no timer is needed.
 
-use std::time::Duration;
-
 use chrono::{DateTime, Utc};
-use serde::Deserialize;
 
-use super::state::{stamp, World};
-use crate::swr::SourceRepo;
+use super::state::{stamp, Copying, World};
 
 /// Job status: accepted, not started.
 pub const JOB_WAITING: &str = "waiting";
@@ -25,35 +21,6 @@ pub const JOB_FAILED: &str = "failed";
 pub const JOB_TIMEOUT: &str = "timeout";
 /// Job status: the copy was cancelled.
 pub const JOB_CANCEL: &str = "cancel";
-
-/// How long copies take (config `syncJobs`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct JobTiming {
-    /// From the request to `running`.
-    #[serde(default, deserialize_with = "super::config::duration")]
-    pub waiting: Duration,
-    /// From `running` to the end.
-    #[serde(default, deserialize_with = "super::config::duration")]
-    pub running: Duration,
-}
-
-/// A copy not ended yet: what it copies, and when it moves on.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Copying {
-    /// Where the tag goes (same repository name in the target).
-    pub destination: SourceRepo,
-    /// The source's digest when the copy was asked for.
-    pub digest: String,
-    /// Overwrite a different image under the tag.
-    pub override_existing: bool,
-    /// An end a fault imposed (`timeout`, `cancel`, `failed`) instead of copying.
-    pub forced: Option<&'static str>,
-    /// When it turns `running`.
-    pub runs_at: DateTime<Utc>,
-    /// When it ends.
-    pub ends_at: DateTime<Utc>,
-}
 
 impl World {
     /// Moves every copy on to where it stands at `now`; the ended ones change the target.
@@ -106,8 +73,11 @@ impl World {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::emulator::config::JobTiming;
     use crate::emulator::fixtures::{actor, nginx, world};
     use crate::swr::model::ManualSync;
+    use crate::swr::SourceRepo;
+    use std::time::Duration;
 
     fn copy_to_east(w: &mut World, forced: Option<&'static str>) -> String {
         let sync = ManualSync {

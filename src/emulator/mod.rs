@@ -37,7 +37,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 pub use config::EmulatorConfig;
-pub use errors::SwrErrorFormat;
+pub use config::SwrErrorFormat;
 
 /// Flags of `swr-sync-operator emulator`; each overrides the configuration file.
 #[derive(Debug, Clone, clap::Args)]
@@ -62,7 +62,7 @@ pub struct EmulatorArgs {
     pub admin_allow_remote: bool,
     /// SWR error bodies: `object` (current regions) or `array` (older regions).
     #[arg(long, env = "SWR_EMULATOR_SWR_ERROR_FORMAT", value_enum)]
-    pub swr_error_format: Option<errors::SwrErrorFormat>,
+    pub swr_error_format: Option<config::SwrErrorFormat>,
 }
 
 impl EmulatorArgs {

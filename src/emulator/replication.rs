@@ -3,7 +3,8 @@
 
 use chrono::Utc;
 
-use super::jobs::{Copying, JOB_WAITING};
+use super::jobs::JOB_WAITING;
+use super::state::Copying;
 use super::state::{stamp, Actor, JobRecord, StateError, World};
 use super::tasks::belongs;
 use crate::swr::model::{ManualSync, SyncJob, SyncTarget, SyncTask};

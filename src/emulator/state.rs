@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 
+use super::config::JobTiming;
 use super::config::{derived_digest, EmulatorConfig};
-use super::jobs::{Copying, JobTiming};
 use crate::swr::model::{SyncJob, SyncTask};
 use crate::swr::names::{self, NameError, NameKind};
 use crate::swr::SourceRepo;
@@ -199,6 +199,23 @@ pub struct Actor {
 /// SWR's timestamp form: UTC, microseconds, `Z`.
 pub fn stamp(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+/// A copy not ended yet: what it copies, and when it moves on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Copying {
+    /// Where the tag goes (same repository name in the target).
+    pub destination: SourceRepo,
+    /// The source's digest when the copy was asked for.
+    pub digest: String,
+    /// Overwrite a different image under the tag.
+    pub override_existing: bool,
+    /// An end a fault imposed (`timeout`, `cancel`, `failed`) instead of copying.
+    pub forced: Option<&'static str>,
+    /// When it turns `running`.
+    pub runs_at: DateTime<Utc>,
+    /// When it ends.
+    pub ends_at: DateTime<Utc>,
 }
 
 impl World {
