@@ -3,7 +3,8 @@
 
 Each file under src/ is a module (mod.rs: its directory's). An edge M -> N means M names an
 item of N (`use crate::a::b::Item`, `super::b::f()`); the longest module prefix of the path is
-N. Test modules (`#[cfg(test)]` onwards, `*_tests.rs`) are left out: they may see anything.
+N. An item re-exported (`pub use`) counts for the module that defines it. Test modules
+(`#[cfg(test)]` onwards, `*_tests.rs`) are left out: they may see anything.
 Usage: hack/module-graph.py [--edges]   prints the cycles (strongly connected components),
 and with --edges every edge; exits 1 if there is a cycle.
 """
@@ -52,7 +53,23 @@ def paths(text):
     return found
 
 
-def resolve(path, here, modules):
+def reexports(modules):
+    """(module, name) -> the module that defines `name`, for each `pub use` of a module: an
+    edge goes to where an item is defined, not to the module that re-exports it."""
+    found = {}
+    for module, file in modules.items():
+        text = file.read_text().split("#[cfg(test)]")[0]
+        for use in re.findall(r"\bpub use\s+([^;]+);", text):
+            for path in expand(" ".join(use.split())):
+                *_, last = path.split("::")
+                name = last.split(" as ")[-1].strip()
+                target = resolve(path, module, modules, {})
+                if target is not None and target != module:
+                    found[(module, name)] = target
+    return found
+
+
+def resolve(path, here, modules, reexported):
     segs = [s.strip() for s in path.split("::") if s.strip()]
     base = list(here)
     if segs[0] == "crate":
@@ -66,18 +83,21 @@ def resolve(path, here, modules):
     full = base + [s.split(" as ")[0] for s in segs]
     for n in range(len(full), -1, -1):
         if tuple(full[:n]) in modules:
-            return tuple(full[:n])
+            module = tuple(full[:n])
+            item = full[n] if n < len(full) else None
+            return reexported.get((module, item), module)
     return None
 
 
 def graph():
     files = [f for f in SRC.rglob("*.rs") if not f.name.endswith("_tests.rs")]
     modules = {module_of(f): f for f in files}
+    reexported = reexports(modules)
     edges = set()
     for module, file in modules.items():
         text = file.read_text().split("#[cfg(test)]")[0]
         for path in paths(text):
-            target = resolve(path, module, modules)
+            target = resolve(path, module, modules, reexported)
             if target is not None and target != module and target != ():
                 edges.add((module, target))
     return modules, edges

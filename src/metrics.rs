@@ -13,9 +13,9 @@ use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
+use crate::api::status::ready_state;
 use crate::api::status::{reason, status_value};
 use crate::api::ImageSyncRule;
-use crate::reconcile::status::ready_state;
 
 /// Labels of `reconcile_failures_total`.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]

@@ -277,3 +277,12 @@ pub struct TaskStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
 }
+
+/// The Ready condition's (status, reason), to notice state changes worth an Event.
+pub fn ready_state(status: Option<&ImageSyncRuleStatus>) -> Option<(String, String)> {
+    status?
+        .conditions
+        .iter()
+        .find(|c| c.type_ == condition_type::READY)
+        .map(|c| (c.status.clone(), c.reason.clone()))
+}

@@ -265,15 +265,6 @@ fn task_key(t: &TaskStatus) -> (&str, &str, &str, &str, &str) {
     )
 }
 
-/// The Ready condition's (status, reason), to notice state changes worth an Event.
-pub fn ready_state(status: Option<&ImageSyncRuleStatus>) -> Option<(String, String)> {
-    status?
-        .conditions
-        .iter()
-        .find(|c| c.type_ == condition_type::READY)
-        .map(|c| (c.status.clone(), c.reason.clone()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -14,7 +14,7 @@ use super::report::{describe, list_some, Report};
 use super::status;
 use super::task::{Change, Settings, TaskKey};
 use crate::api::spec::RECONCILE_REQUESTED_AT;
-use crate::api::status::{reason, status_value};
+use crate::api::status::{ready_state, reason, status_value};
 use crate::api::{ImageSyncRule, ImageSyncRuleStatus};
 
 /// Server-side apply field manager of the status.
@@ -78,7 +78,7 @@ async fn write(
         .await
         .map_err(Error::PatchStatus)?;
     ctx.memo.remember(&written);
-    let ready = status::ready_state(Some(&new));
+    let ready = ready_state(Some(&new));
     // The Ready state is compared with the status the pass began with, so a pass through
     // Progressing back to where it was tells nothing new.
     // Verification publishes its own Events, per target: one on the Ready change would
@@ -89,9 +89,9 @@ async fn write(
             .is_some_and(|(_, r)| reason::is_replication(r))
     };
     let images_only = about_images(&ready)
-        || (about_images(&status::ready_state(previous))
+        || (about_images(&ready_state(previous))
             && ready.as_ref().is_some_and(|(_, r)| r == reason::IN_SYNC));
-    if !intent && !images_only && ready != status::ready_state(previous) {
+    if !intent && !images_only && ready != ready_state(previous) {
         if let Some((state, reason)) = ready {
             // Progressing is the normal way to Ready, not something to warn about.
             let type_ = if state == status_value::TRUE || reason == reason::PROGRESSING {
