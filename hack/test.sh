@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Every check CI runs, in one command: formatting, lints, then all unit and integration
-# tests (the integration tests start their own kube-apiserver and emulator).
+# Every check CI runs, in one command: formatting, module cycles, lints, then all unit and
+# integration tests (the integration tests start their own kube-apiserver and emulator).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,5 +14,7 @@ hack/helm/venv.sh >/dev/null
 hack/prometheus/install.sh >/dev/null
 
 cargo fmt --all -- --check
+# No import cycles between the crate's modules (prints them if there are).
+python3 hack/module-graph.py >/dev/null || { python3 hack/module-graph.py; exit 1; }
 cargo clippy --locked --all-targets -- -D warnings
 cargo test --locked --all-targets "$@"

@@ -5,12 +5,14 @@ use std::collections::HashSet;
 use reqwest::Method;
 use serde::de::DeserializeOwned;
 
+use super::api::{DeleteOutcome, SwrApi};
+use super::error::SwrError;
 use super::model::{
     CreateSyncTask, ManualSync, Organization, OrganizationList, RegionInfo, Repository, SyncJob,
     SyncTarget, SyncTask, Tag,
 };
 use super::names::{self, NameKind};
-use super::{DeleteOutcome, SourceRepo, SwrApi, SwrError};
+use super::repo::SourceRepo;
 use crate::cloud::{ApiError, CloudClient, CloudRequest, ErrorClass, Priority, Service};
 
 /// Operation names (errors, logs, metrics).

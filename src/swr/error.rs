@@ -1,7 +1,7 @@
 //! Errors of SWR calls, one variant per operation, each naming what it was working on.
 
 use super::model::SyncTarget;
-use super::SourceRepo;
+use super::repo::SourceRepo;
 use crate::cloud::{ApiError, ErrorClass};
 
 /// A failed SWR operation.
