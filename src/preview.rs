@@ -19,9 +19,10 @@ use crate::api::ImageSyncRule;
 use crate::auth::{CloudAuth, Credentials};
 use crate::cli::{Output, PlanArgs};
 use crate::cloud::{CloudClient, Transport};
+use crate::reconcile::account::Account;
 use crate::reconcile::assess::{assess, validate};
 use crate::reconcile::ledger::Ledger;
-use crate::reconcile::listings::{account_of, TaskListings};
+use crate::reconcile::listings::TaskListings;
 use crate::reconcile::plan::Action;
 use crate::reconcile::regions::RegionCache;
 use crate::reconcile::report::{describe, Report};
@@ -138,7 +139,7 @@ async fn plan_rule(
         transport.clone(),
         Arc::new(CloudAuth::new(credentials)),
     ));
-    let listings = snapshot.listings.for_account(account_of(rule), false);
+    let listings = snapshot.listings.for_account(Account::of(rule), false);
     // One pass over a listing: every rule is a candidate claimant, no index needed.
     let candidates = |_: &_| all.iter().collect::<Vec<_>>();
     let assessed = assess(
@@ -202,7 +203,7 @@ async fn verification_rows(
     let verification = Verification {
         spec,
         swr,
-        listings: (&snapshot.tags, account_of(rule)),
+        listings: (&snapshot.tags, Account::of(rule)),
         previous: rule.status.as_ref().and_then(|s| s.replication.as_ref()),
         pairs,
         forced: true,

@@ -8,13 +8,13 @@ use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
 use kube::ResourceExt;
 
+use super::account::Account;
 use super::apply::apply;
 use super::assess::observe_step;
 use super::context::Context;
 use super::error::Error;
 use super::events::event_reason;
 use super::handover::{release_all, settle};
-use super::listings::account_of;
 use super::plan::{plan, remade, Action as TaskAction, PlanInput};
 use super::report::{describe, Problem, Report};
 use super::secrets::{credentials, release_if_unused};
@@ -116,7 +116,7 @@ async fn delete(
         .collect();
     // Listed afresh: a listing kept for other rules may predate a task deleted and made
     // again outside, or lack the id of a task this process made.
-    let listings = ctx.listings.for_account(account_of(rule), true);
+    let listings = ctx.listings.for_account(Account::of(rule), true);
     let keys = rest.keys().cloned().collect();
     let observation = match observe_step(&swr, &keys, &listings).await {
         Ok(observation) => observation,

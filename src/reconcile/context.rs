@@ -10,6 +10,7 @@ use kube::runtime::events::Reporter;
 use kube::runtime::reflector::{ObjectRef, Store};
 use rand::Rng;
 
+use super::account::Account;
 use super::claimants::ClaimantIndex;
 use super::events::Publisher;
 use super::ledger::Ledger;
@@ -78,10 +79,10 @@ pub struct Context {
     /// Statuses written that the cache does not show yet.
     pub memo: Arc<StatusMemo>,
     waker: UnboundedSender<ObjectRef<ImageSyncRule>>,
-    // Keyed by (namespace, Secret name); replaced when the Secret's content changes, so
-    // IAM tokens survive between reconciles but never outlive their credentials.
-    auth: Mutex<HashMap<(String, String), Arc<CloudAuth>>>,
-    failures: Mutex<HashMap<(String, String), u32>>,
+    // Replaced when the Secret's content changes, so IAM tokens survive between reconciles
+    // but never outlive their credentials.
+    auth: Mutex<HashMap<Account, Arc<CloudAuth>>>,
+    failures: Mutex<HashMap<RuleName, u32>>,
 }
 
 /// What the controller's watch of the rules gives every reconcile.
@@ -154,18 +155,12 @@ impl Context {
         let _ = self.waker.unbounded_send(target);
     }
 
-    /// SWR and HSS clients for credentials read from `namespace/secret`.
-    pub fn clients(
-        &self,
-        namespace: &str,
-        secret: &str,
-        credentials: Credentials,
-    ) -> (SwrClient, HssClient) {
-        let key = (namespace.to_string(), secret.to_string());
+    /// SWR and HSS clients for `account`, whose Secret holds `credentials`.
+    pub fn clients(&self, account: Account, credentials: Credentials) -> (SwrClient, HssClient) {
         let auth = {
             let mut cache = self.auth.lock().expect("auth cache lock");
             let entry = cache
-                .entry(key)
+                .entry(account)
                 .or_insert_with(|| Arc::new(CloudAuth::new(credentials.clone())));
             if entry.credentials() != &credentials {
                 *entry = Arc::new(CloudAuth::new(credentials));
@@ -178,7 +173,7 @@ impl Context {
 
     /// The delay before retrying a rule after a retryable failure: exponential with jitter
     /// per rule, at least what the service asked for.
-    pub fn backoff(&self, rule: (String, String), retry_after: Option<Duration>) -> Duration {
+    pub fn backoff(&self, rule: RuleName, retry_after: Option<Duration>) -> Duration {
         let failures = {
             let mut map = self.failures.lock().expect("backoff lock");
             let n = map.entry(rule).or_insert(0);
@@ -193,7 +188,7 @@ impl Context {
     }
 
     /// Forgets a rule's failures after a clean pass.
-    pub fn reset_backoff(&self, rule: &(String, String)) {
+    pub fn reset_backoff(&self, rule: &RuleName) {
         self.failures.lock().expect("backoff lock").remove(rule);
     }
 }

@@ -9,21 +9,13 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use kube::ResourceExt;
-
+use super::account::Account;
 use super::plan::Action;
 use super::task::Change;
 use super::task::{ObservedTask, Settings, TaskKey};
 use super::ttl_cache::TtlCache;
-use crate::api::ImageSyncRule;
 use crate::swr::model::SyncTask;
 use crate::swr::{SourceRepo, SwrApi, SwrError};
-
-/// The account a rule's calls are made as, for keying listings: its credentials Secret.
-pub fn account_of(rule: &ImageSyncRule) -> String {
-    let namespace = rule.namespace().unwrap_or_default();
-    format!("{namespace}/{}", rule.spec.credentials_secret_ref.name)
-}
 
 /// A repository's tasks by (target region, target organization); `None`: SWR has no such
 /// repository.
@@ -31,7 +23,7 @@ pub type RepoTasks = Option<BTreeMap<(String, String), ObservedTask>>;
 
 /// Listings per (account, repository).
 #[derive(Debug)]
-pub struct TaskListings(TtlCache<(String, SourceRepo), RepoTasks>);
+pub struct TaskListings(TtlCache<(Account, SourceRepo), RepoTasks>);
 
 impl TaskListings {
     /// Listings trusted for `ttl` (zero: every observe lists).
@@ -43,7 +35,7 @@ impl TaskListings {
     /// credentials (tenants see different tasks under the same repository path); with
     /// `refresh`, only listings fetched since the pass began serve it (a reconcile the user
     /// asked for trusts nothing cached before).
-    pub fn for_account(&self, account: String, refresh: bool) -> Listings<'_> {
+    pub fn for_account(&self, account: Account, refresh: bool) -> Listings<'_> {
         Listings {
             cache: self,
             account,
@@ -57,7 +49,7 @@ impl TaskListings {
 #[derive(Debug)]
 pub struct Listings<'a> {
     cache: &'a TaskListings,
-    account: String,
+    account: Account,
     began: Instant,
     refresh: bool,
 }
@@ -73,7 +65,7 @@ impl Listings<'_> {
         }
     }
 
-    fn key(&self, repo: &SourceRepo) -> (String, SourceRepo) {
+    fn key(&self, repo: &SourceRepo) -> (Account, SourceRepo) {
         (self.account.clone(), repo.clone())
     }
 

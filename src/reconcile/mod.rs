@@ -1,6 +1,7 @@
 //! The reconciler: validate → credentials → claims → observe → plan → acquire → apply →
 //! status, and hand-overs between rules.
 
+pub mod account;
 pub mod apply;
 pub mod assess;
 pub mod claimants;

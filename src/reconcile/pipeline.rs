@@ -12,6 +12,7 @@ use kube::runtime::finalizer::{finalizer, Event as Finalize};
 use kube::ResourceExt;
 use tracing::Instrument;
 
+use super::account::Account;
 use super::apply::apply;
 use super::assess::{assess, validate};
 use super::claims::desired_tasks;
@@ -20,17 +21,17 @@ use super::context::{jittered, Context};
 use super::error::Error;
 use super::events::event_reason;
 use super::handover::{confirm, release_all, settle};
-use super::listings::account_of;
 use super::plan::{Action as TaskAction, Plan};
 use super::report::{describe, Problem, Report};
 use super::secrets::credentials;
+use super::standing::name_of;
 use super::status::{self, inventory, owned};
 use super::task::Change;
 use super::task::{Settings, TaskKey};
 use super::writes::{announce, write_intent, write_status};
 use super::{copies, scans, verification};
 use crate::api::spec::{FINALIZER, RECONCILE_REQUESTED_AT};
-use crate::api::status::{reason, RuleName, TaskState};
+use crate::api::status::{reason, TaskState};
 use crate::api::ImageSyncRule;
 use crate::hss::HssClient;
 use crate::swr::SwrClient;
@@ -43,10 +44,11 @@ pub const HANDOVER_POLL: Duration = Duration::from_secs(5);
 /// timed and counted, in a span naming the rule (every log line of the reconcile has it).
 pub async fn reconcile(rule: Arc<ImageSyncRule>, ctx: Arc<Context>) -> Result<Action, Error> {
     let rule = ctx.memo.freshest(rule);
-    let (namespace, name) = key_of(&rule);
-    let span = tracing::info_span!("reconcile", %namespace, rule = %name);
+    let rule_name = name_of(&rule);
+    let span =
+        tracing::info_span!("reconcile", namespace = %rule_name.namespace, rule = %rule_name.name);
     let started = Instant::now();
-    let api: Api<ImageSyncRule> = Api::namespaced(ctx.client.clone(), &namespace);
+    let api: Api<ImageSyncRule> = Api::namespaced(ctx.client.clone(), &rule_name.namespace);
     let result = finalizer(&api, FINALIZER, rule, |event| async {
         match event {
             Finalize::Apply(rule) => sync(&rule, &ctx).await,
@@ -58,7 +60,7 @@ pub async fn reconcile(rule: Arc<ImageSyncRule>, ctx: Arc<Context>) -> Result<Ac
     .map_err(|e| Error::Finalizer(Box::new(e)));
     if result.is_err() {
         // What this pass acquired was never written: other rules may have it again.
-        ctx.ledger.rollback(&RuleName { namespace, name });
+        ctx.ledger.rollback(&rule_name);
     }
     let failure = result.as_ref().err().map(Error::label);
     ctx.metrics.reconciled(started.elapsed(), failure);
@@ -71,12 +73,9 @@ pub fn error_policy(rule: Arc<ImageSyncRule>, error: &Error, ctx: Arc<Context>) 
         // Not a failure: a deleted rule waits for others to take its tasks (they wake it).
         return Action::requeue(HANDOVER_POLL);
     }
-    tracing::warn!(rule = %key_of(&rule).1, namespace = %key_of(&rule).0, error = %error, "reconcile failed");
-    Action::requeue(ctx.backoff(key_of(&rule), None))
-}
-
-fn key_of(rule: &ImageSyncRule) -> (String, String) {
-    (rule.namespace().unwrap_or_default(), rule.name_any())
+    let name = name_of(&rule);
+    tracing::warn!(rule = %name.name, namespace = %name.namespace, error = %error, "reconcile failed");
+    Action::requeue(ctx.backoff(name, None))
 }
 
 /// Brings SWR in line with the rule.
@@ -96,7 +95,7 @@ async fn sync(rule: &ImageSyncRule, ctx: &Context) -> Result<Action, Error> {
     };
     let listings = ctx
         .listings
-        .for_account(account_of(rule), reconcile_requested(rule));
+        .for_account(Account::of(rule), reconcile_requested(rule));
     let candidates = |keys: &BTreeSet<TaskKey>| ctx.claimants_of(keys);
     let assessed = assess(rule, &swr, &ctx.regions, &listings, candidates, &ctx.ledger).await;
     let (plan, mut report) = match assessed {
@@ -217,7 +216,7 @@ async fn verify_step(rule: &ImageSyncRule, ctx: &Context, swr: &SwrClient, repor
     let verification = verification::Verification {
         spec,
         swr,
-        listings: (&ctx.tag_listings, account_of(rule)),
+        listings: (&ctx.tag_listings, Account::of(rule)),
         previous: rule.status.as_ref().and_then(|s| s.replication.as_ref()),
         pairs,
         forced: reconcile_requested(rule) || spec_changed(rule),
@@ -297,7 +296,7 @@ pub(super) async fn finish(
     {
         ctx.metrics.failed(problem.reason);
     }
-    let key = key_of(rule);
+    let key = name_of(rule);
     let delay = match (&report.problem, resync) {
         (None, Some(resync)) => {
             ctx.reset_backoff(&key);

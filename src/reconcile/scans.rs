@@ -9,18 +9,19 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use kube::runtime::events::EventType;
-use kube::ResourceExt;
 
+use super::account::Account;
 use super::events::{event_reason, Notice};
-use crate::api::status::{ScanState, ScanStatus};
+use super::standing::name_of;
+use crate::api::status::{RuleName, ScanState, ScanStatus};
 use crate::api::ImageSyncRule;
 use crate::hss::{HssClient, HssError};
 
 /// Whose refreshes share one debounce slot.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ScanKey {
-    /// The credentials (`namespace/secret`): refreshes are per account.
-    pub account: String,
+    /// Refreshes are per account.
+    pub account: Account,
     /// Target region.
     pub region: String,
     /// `private_image` or `shared_image`.
@@ -29,8 +30,8 @@ pub struct ScanKey {
     pub enterprise_project_id: Option<String>,
 }
 
-/// A rule's request for one region: (rule `namespace/name`, region).
-type RequestKey = (String, String);
+/// A rule's request for one region.
+type RequestKey = (RuleName, String);
 
 /// The debounce state of the process (in memory; pending requests are also in statuses).
 #[derive(Debug)]
@@ -118,10 +119,8 @@ pub async fn refresh(
     now: &str,
 ) -> ScanPass {
     let spec = &rule.spec;
-    let namespace = rule.namespace().unwrap_or_default();
-    // Slots are per account: the credentials Secret (namespace/name) stands for it.
-    let account = format!("{namespace}/{}", spec.credentials_secret_ref.name);
-    let rule_key = format!("{namespace}/{}", rule.name_any());
+    let account = Account::of(rule);
+    let rule_key = name_of(rule);
     let previous = rule
         .status
         .as_ref()
@@ -223,7 +222,7 @@ mod tests {
 
     fn slot() -> ScanKey {
         ScanKey {
-            account: "ns/creds".into(),
+            account: Account::new("ns", "creds"),
             region: "cn-east-3".into(),
             image_type: "private_image",
             enterprise_project_id: None,
@@ -231,7 +230,11 @@ mod tests {
     }
 
     fn req(rule: &str) -> RequestKey {
-        (rule.into(), "cn-east-3".into())
+        let name = RuleName {
+            namespace: "ns".into(),
+            name: rule.into(),
+        };
+        (name, "cn-east-3".into())
     }
 
     fn done() -> ScanStatus {
@@ -266,7 +269,7 @@ mod tests {
         ));
         // Another account has a slot of its own.
         let other = ScanKey {
-            account: "other/creds".into(),
+            account: Account::new("other", "creds"),
             ..slot()
         };
         assert!(matches!(

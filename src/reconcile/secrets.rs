@@ -10,6 +10,7 @@ use kube::api::{Api, ListParams, Patch, PatchParams};
 use kube::ResourceExt;
 use serde_json::json;
 
+use super::account::Account;
 use super::context::Context;
 use super::error::Error;
 use super::report::Problem;
@@ -58,7 +59,7 @@ pub async fn credentials(
             tracing::warn!(error = %e, "protecting the credentials Secret failed; going on without");
         }
     }
-    Ok(Ok(ctx.clients(&namespace, name, credentials)))
+    Ok(Ok(ctx.clients(Account::of(rule), credentials)))
 }
 
 /// Adds the finalizer, unless it is there or the Secret is already being deleted (the API

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 
+use super::account::Account;
 use super::ttl_cache::TtlCache;
 use super::verify::{self, Tags};
 use crate::cloud::Priority;
@@ -22,7 +23,7 @@ pub struct Listing {
 
 /// Tag listings per (account, repository), source and target repositories alike.
 #[derive(Debug)]
-pub struct TagListings(TtlCache<(String, SourceRepo), Listing>);
+pub struct TagListings(TtlCache<(Account, SourceRepo), Listing>);
 
 impl TagListings {
     /// Listings trusted for `ttl`: rules verified together list each repository once.
@@ -34,12 +35,12 @@ impl TagListings {
     /// that instant.
     pub async fn tags(
         &self,
-        account: &str,
+        account: &Account,
         swr: &SwrClient,
         repo: &SourceRepo,
         fetched_since: Option<Instant>,
     ) -> Result<Listing, SwrError> {
-        let key = (account.to_string(), repo.clone());
+        let key = (account.clone(), repo.clone());
         self.0
             .get_or_fetch(&key, fetched_since, || async {
                 let at = Utc::now();

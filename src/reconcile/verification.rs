@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, SecondsFormat, Utc};
 use futures::future::join_all;
 
+use super::account::Account;
 use super::copies::{recent_jobs, COPY_DEADLINE, POLL};
 use super::events::Notice;
 use super::repair;
@@ -33,7 +34,7 @@ pub struct Verification<'a> {
     /// SWR, with the rule's credentials.
     pub swr: &'a SwrClient,
     /// The shared tag listings, and the rule's account in them.
-    pub listings: (&'a TagListings, String),
+    pub listings: (&'a TagListings, Account),
     /// The status of the last verification.
     pub previous: Option<&'a ReplicationStatus>,
     /// The tasks that exist as the rule wants them: the pairs to compare.
@@ -205,7 +206,7 @@ async fn compare_all(
     (mut jobs, fresh): (BTreeMap<SourceRepo, Vec<SyncJob>>, Option<Instant>),
     now: DateTime<Utc>,
 ) -> Result<Vec<Pair>, String> {
-    let (listings, account) = (v.listings.0, v.listings.1.as_str());
+    let (listings, account) = (v.listings.0, &v.listings.1);
     let mut repos: BTreeSet<SourceRepo> = BTreeSet::new();
     for (key, _) in &v.pairs {
         repos.insert(source(key)?);

@@ -16,9 +16,9 @@ use kube::ResourceExt;
 use tokio::task::JoinSet;
 use tracing::Instrument;
 
+use super::account::Account;
 use super::claims::desired_tasks;
 use super::context::Context;
-use super::listings::account_of;
 use super::secrets::credentials;
 use super::standing::{standing, Standing};
 use super::task::TaskKey;
@@ -30,7 +30,7 @@ use crate::swr::{SourceRepo, SwrClient};
 /// of a rule per repository waits for the warm-up.
 #[derive(Debug, Default)]
 pub struct FirstLoad {
-    named: HashSet<(String, SourceRepo)>,
+    named: HashSet<(Account, SourceRepo)>,
     done: bool,
 }
 
@@ -38,7 +38,7 @@ pub struct FirstLoad {
 #[derive(Debug)]
 pub struct ToList {
     rule: ImageSyncRule,
-    account: String,
+    account: Account,
     repos: Vec<SourceRepo>,
 }
 
@@ -48,7 +48,7 @@ impl FirstLoad {
     pub fn offer(&mut self, event: &watcher::Event<ImageSyncRule>) -> Option<ToList> {
         match event {
             watcher::Event::InitApply(rule) if !self.done && standing(rule) != Standing::Unable => {
-                let account = account_of(rule);
+                let account = Account::of(rule);
                 let repos: Vec<SourceRepo> = named_repositories(rule)
                     .into_iter()
                     .filter(|r| self.named.insert((account.clone(), r.clone())))
@@ -75,7 +75,7 @@ impl FirstLoad {
 pub async fn warm_up(picked: impl Stream<Item = ToList>, ctx: Arc<Context>) {
     let loading = picked.take_until(ctx.rules.wait_until_ready());
     pin_mut!(loading);
-    let mut clients: HashMap<String, Option<SwrClient>> = HashMap::new();
+    let mut clients: HashMap<Account, Option<SwrClient>> = HashMap::new();
     let mut fetches = JoinSet::new();
     while let Some(ToList {
         rule,
