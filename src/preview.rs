@@ -25,7 +25,7 @@ use crate::reconcile::ledger::Ledger;
 use crate::reconcile::listings::TaskListings;
 use crate::reconcile::plan::Action;
 use crate::reconcile::regions::RegionCache;
-use crate::reconcile::report::{describe, Report};
+use crate::reconcile::report::Report;
 use crate::reconcile::tag_listings::TagListings;
 use crate::reconcile::verification::{inspect, verifiable, Verification};
 use crate::swr::SwrClient;
@@ -164,7 +164,7 @@ async fn plan_rule(
                 Action::Replace { .. } => ("replace", "settings drifted"),
                 Action::Delete { .. } => ("delete", "no longer wanted"),
             };
-            row(verb, describe(action.key()), note.into())
+            row(verb, action.key().to_string(), note.into())
         })
         .collect();
     rows.extend(verification_rows(rule, &swr, &report, snapshot, &row).await);
@@ -180,7 +180,7 @@ async fn plan_rule(
         };
         rows.push(row(
             action,
-            describe(key),
+            key.to_string(),
             line.message.clone().unwrap_or_default(),
         ));
     }
@@ -227,7 +227,11 @@ async fn verification_rows(
             rows.extend(requests.iter().map(|r| {
                 let tags: Vec<&str> = r.tags.iter().map(|(t, _)| t.as_str()).collect();
                 let note = format!("would copy {} tag(s): {}", tags.len(), tags.join(", "));
-                row("repair", format!("{} -> {}", r.repository, r.target), note)
+                row(
+                    "repair",
+                    format!("{} -> {}", r.source.repository(), r.target),
+                    note,
+                )
             }));
             rows
         }

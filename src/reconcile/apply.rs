@@ -5,7 +5,7 @@
 use futures::future::join_all;
 
 use super::plan::Action;
-use super::report::{describe, Problem, Report, TaskLine};
+use super::report::{Problem, Report, TaskLine};
 use super::task::{Change, ObservedTask, Settings, TaskKey};
 use crate::api::status::TaskState;
 use crate::cloud::ErrorClass;
@@ -38,19 +38,15 @@ enum Outcome {
     Outside(ObservedTask),
     /// The call failed; `old_gone`: a replace deleted the old task before its create failed.
     Failed { error: SwrError, old_gone: bool },
-    /// The key names no valid repository (the plan never makes one).
-    Skipped,
 }
 
 /// Makes the calls of one action.
 async fn carry_out(swr: &impl SwrApi, action: &Action) -> Outcome {
     let key = action.key();
-    let Some(repo) = key.source_repo() else {
-        return Outcome::Skipped;
-    };
+    let repo = key.source().clone();
     let target = SyncTarget {
-        remote_region_id: key.target_region.clone(),
-        remote_namespace: key.target_organization.clone(),
+        remote_region_id: key.target().region().to_string(),
+        remote_namespace: key.target().organization().to_string(),
     };
     let made = |change, old_gone, result| match result {
         Ok(Made::Ours(id)) => Outcome::Done(change, id),
@@ -91,7 +87,6 @@ fn fold(
     let key = action.key();
     let settings = action_settings(action);
     match outcome {
-        Outcome::Skipped => None,
         Outcome::Done(Change::Deleted, _) => {
             report.tasks.remove(key);
             report.changes += 1;
@@ -124,10 +119,7 @@ fn fold(
                     line.id = None;
                 }
             }
-            report.add_problem(Problem::from_api(
-                error.api(),
-                format!("{}: {message}", describe(key)),
-            ));
+            report.add_problem(Problem::from_api(error.api(), format!("{key}: {message}")));
             None
         }
     }

@@ -11,7 +11,7 @@ use super::listings::Listings;
 use super::observe::{observe, Observation};
 use super::plan::{plan, remade, Action, Claim, Plan, PlanInput};
 use super::regions::{self, RegionCache};
-use super::report::{describe, Problem, Report, TaskLine};
+use super::report::{Problem, Report, TaskLine};
 use super::select;
 use super::standing::name_of;
 use super::status::owned;
@@ -36,7 +36,10 @@ pub async fn assess<R: Borrow<ImageSyncRule>>(
 ) -> Result<(Plan, Report), Problem> {
     let skipped_check = regions::check(&rule.spec, swr, region_cache).await?;
     let owns = owned(rule.status.as_ref());
-    let owned_repos = owns.keys().map(|k| k.repository.clone()).collect();
+    let owned_repos = owns
+        .keys()
+        .map(|k| k.source().repository().to_string())
+        .collect();
     let selection = select::repositories(&rule.spec, swr, &owned_repos).await?;
     let desired = desired_tasks(&rule.spec, &selection);
     let desired_keys: BTreeSet<TaskKey> = desired.keys().cloned().collect();
@@ -98,7 +101,7 @@ pub async fn assess<R: Borrow<ImageSyncRule>>(
     }
     for (key, (recorded, listed)) in &gone {
         tracing::info!(
-            task = %describe(key),
+            task = %key,
             recorded,
             listed,
             "the task was deleted and made again outside the operator: no longer this rule's"
@@ -127,7 +130,7 @@ pub async fn observe_step(
     keys: &BTreeSet<TaskKey>,
     listings: &Listings<'_>,
 ) -> Result<Observation, Problem> {
-    let repos = keys.iter().filter_map(TaskKey::source_repo).collect();
+    let repos = keys.iter().map(|k| k.source().clone()).collect();
     observe(swr, &repos, listings)
         .await
         .map_err(|e| Problem::from_api(e.api(), e.to_string()))
@@ -143,11 +146,15 @@ pub fn plan_step(
     observation: &Observation,
     ledger: &Ledger,
 ) -> (Plan, Report) {
-    let gone = |key: &TaskKey| {
-        key.source_repo()
-            .is_some_and(|r| observation.missing.contains(&r))
+    let gone = |key: &TaskKey| observation.missing.contains(key.source());
+    let named = |key: &TaskKey| {
+        let repository = key.source().repository();
+        rule.spec
+            .source
+            .repositories
+            .iter()
+            .any(|r| r == repository)
     };
-    let named = |key: &TaskKey| rule.spec.source.repositories.contains(&key.repository);
     let unplannable: BTreeMap<TaskKey, Settings> = input
         .desired
         .iter()
@@ -166,7 +173,10 @@ pub fn plan_step(
         line.message = Some("source repository not found".into());
         report.tasks.insert(key.clone(), line);
     }
-    let missing: BTreeSet<&str> = unplannable.keys().map(|k| k.repository.as_str()).collect();
+    let missing: BTreeSet<&str> = unplannable
+        .keys()
+        .map(|k| k.source().repository())
+        .collect();
     if !missing.is_empty() {
         let names: Vec<&str> = missing.into_iter().collect();
         report.add_problem(Problem::stalled(

@@ -59,7 +59,7 @@ impl ClaimantIndex {
     pub fn candidates(&self, keys: &BTreeSet<TaskKey>) -> HashSet<RuleRef> {
         let slots = self.inner.read().expect("claimant index lock");
         keys.iter()
-            .flat_map(|key| [Some(key.repository.as_str()), None].map(|repo| slot(key, repo)))
+            .flat_map(|key| [Some(key.source().repository()), None].map(|repo| slot(key, repo)))
             .filter_map(|slot| slots.rules.get(&slot))
             .flatten()
             .cloned()
@@ -122,9 +122,9 @@ fn slots_of(rule: &ImageSyncRule) -> Vec<Slot> {
         .collect();
     let listed = rule.status.iter().flat_map(|s| &s.tasks).map(|t| {
         hash_of(
-            (&t.source_region, &t.source_organization),
+            (t.source_region.as_str(), t.source_organization.as_str()),
             Some(t.repository.as_str()),
-            (&t.target_region, &t.target_organization),
+            (t.target_region.as_str(), t.target_organization.as_str()),
         )
     });
     out.extend(listed);
@@ -135,17 +135,13 @@ fn slots_of(rule: &ImageSyncRule) -> Vec<Slot> {
 
 fn slot(key: &TaskKey, repository: Option<&str>) -> Slot {
     hash_of(
-        (&key.source_region, &key.source_organization),
+        (key.source().region(), key.source().organization()),
         repository,
-        (&key.target_region, &key.target_organization),
+        (key.target().region(), key.target().organization()),
     )
 }
 
-fn hash_of(
-    source: (&String, &String),
-    repository: Option<&str>,
-    target: (&String, &String),
-) -> Slot {
+fn hash_of(source: (&str, &str), repository: Option<&str>, target: (&str, &str)) -> Slot {
     let mut hasher = DefaultHasher::new();
     (source, repository, target).hash(&mut hasher);
     hasher.finish()

@@ -27,16 +27,21 @@ pub fn desired_tasks<'a>(
     repositories: impl IntoIterator<Item = &'a String>,
 ) -> BTreeMap<TaskKey, Settings> {
     let mut out = BTreeMap::new();
+    let source = &spec.source;
     for repository in repositories {
         for target in &spec.targets {
+            // Names the spec's validation refuses make no task (an invalid rule wants none).
+            let source = (
+                source.region.as_str(),
+                source.organization.as_str(),
+                repository.as_str(),
+            );
+            let Ok(key) = TaskKey::from_names(source, (&target.region, &target.organization))
+            else {
+                continue;
+            };
             out.insert(
-                TaskKey {
-                    source_region: spec.source.region.clone(),
-                    source_organization: spec.source.organization.clone(),
-                    repository: repository.clone(),
-                    target_region: target.region.clone(),
-                    target_organization: target.organization.clone(),
-                },
+                key,
                 Settings {
                     override_existing: target.override_existing,
                     sync_auto: target.sync_auto,
@@ -270,11 +275,11 @@ mod tests {
         other: Option<&str>,
     ) -> TaskStatus {
         TaskStatus {
-            source_region: key.source_region.clone(),
-            source_organization: key.source_organization.clone(),
-            repository: key.repository.clone(),
-            target_region: key.target_region.clone(),
-            target_organization: key.target_organization.clone(),
+            source_region: key.source().region().to_string(),
+            source_organization: key.source().organization().to_string(),
+            repository: key.source().repository().to_string(),
+            target_region: key.target().region().to_string(),
+            target_organization: key.target().organization().to_string(),
             override_existing: false,
             sync_auto: true,
             state,

@@ -16,7 +16,7 @@ use super::error::Error;
 use super::events::event_reason;
 use super::handover::{release_all, settle};
 use super::plan::{plan, remade, Action as TaskAction, PlanInput};
-use super::report::{describe, Problem, Report};
+use super::report::{Problem, Report};
 use super::secrets::{credentials, release_if_unused};
 use super::standing::name_of;
 use super::status::{inventory, owned};
@@ -133,7 +133,7 @@ async fn delete(
     let gone = remade(ids, &observation.tasks);
     for (key, (recorded, listed)) in &gone {
         tracing::info!(
-            task = %describe(key),
+            task = %key,
             recorded,
             listed,
             "the task was deleted and made again outside the operator: left to its maker"

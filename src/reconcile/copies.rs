@@ -11,7 +11,7 @@ use futures::future::join_all;
 use kube::runtime::events::EventType;
 
 use super::events::{event_reason, Notice};
-use super::report::{describe, list_some};
+use super::report::list_some;
 use super::task::{Settings, TaskKey};
 use crate::api::spec::ExistingImages;
 use crate::api::status::{CopyState, ImageCopy};
@@ -97,12 +97,9 @@ pub async fn follow(
     pass
 }
 
-/// The source repository of a copy, read back from its task (`region:org/repo -> ...`).
+/// The source repository of a copy, read back from its task.
 fn repo_of(copy: &ImageCopy) -> Option<SourceRepo> {
-    let (source, _) = copy.task.split_once(" -> ")?;
-    let (region, path) = source.split_once(':')?;
-    let (organization, repository) = path.split_once('/')?;
-    SourceRepo::new(region, organization, repository).ok()
+    TaskKey::parse(&copy.task).map(|key| key.source().clone())
 }
 
 /// A copy in progress without a valid `requested_at` (status of an older version) gets the
@@ -132,10 +129,7 @@ async fn start(
     now: DateTime<Utc>,
     notices: &mut Vec<Notice>,
 ) -> Vec<ImageCopy> {
-    let repos: BTreeSet<SourceRepo> = created
-        .iter()
-        .filter_map(|(k, _)| k.source_repo())
-        .collect();
+    let repos: BTreeSet<SourceRepo> = created.iter().map(|(k, _)| k.source().clone()).collect();
     let listed = join_all(repos.iter().map(|repo| async move {
         let tags = swr
             .list_tags(repo, Priority::Foreground)
@@ -146,10 +140,10 @@ async fn start(
     .await;
     let tags_of: BTreeMap<SourceRepo, Result<Vec<String>, String>> =
         repos.into_iter().zip(listed).collect();
-    let started = created.iter().filter_map(|(key, settings)| {
-        let repo = key.source_repo()?;
+    let started = created.iter().map(|(key, settings)| {
+        let repo = key.source().clone();
         let tags = &tags_of[&repo];
-        Some(start_one(swr, repo, key, *settings, tags, now))
+        start_one(swr, repo, key, *settings, tags, now)
     });
     let copies: Vec<ImageCopy> = join_all(started).await.into_iter().flatten().collect();
     for copy in copies.iter().filter(|c| c.state == CopyState::Failed) {
@@ -169,9 +163,9 @@ async fn start_one(
     now: DateTime<Utc>,
 ) -> Option<ImageCopy> {
     let mut copy = ImageCopy {
-        task: describe(key),
-        target_region: key.target_region.clone(),
-        target_organization: key.target_organization.clone(),
+        task: key.to_string(),
+        target_region: key.target().region().to_string(),
+        target_organization: key.target().organization().to_string(),
         state: CopyState::Copying,
         tags: Vec::new(),
         succeeded: 0,
@@ -181,7 +175,7 @@ async fn start_one(
         requested_at: Some(timestamp(now)),
         message: None,
     };
-    let target = (key.target_region.as_str(), key.target_organization.as_str());
+    let target = (key.target().region(), key.target().organization());
     match tags {
         Ok(tags) if tags.is_empty() => return None,
         Ok(tags) => match request(swr, &repo, target, settings.override_existing, tags).await {

@@ -11,7 +11,7 @@ use super::claims::{claims, Others};
 use super::context::Context;
 use super::events::event_reason;
 use super::plan::Claim;
-use super::report::{describe, list_some, Report, TaskLine};
+use super::report::{list_some, Report, TaskLine};
 use super::standing::name_of;
 use super::task::TaskKey;
 use crate::api::status::{Ownership, RuleName, TaskState};
@@ -86,7 +86,7 @@ pub async fn settle(
             // its cache shows the release, and then the next one does.
             ctx.wake(successor);
             if before.get(key).and_then(releasing_to) != Some(successor) {
-                released.entry(successor).or_default().push(describe(key));
+                released.entry(successor).or_default().push(key.to_string());
             }
         }
     }
@@ -106,7 +106,7 @@ pub async fn settle(
         let new = line.ownership == Some(Ownership::HandedOver)
             && before.get(key).and_then(|l| l.ownership).is_none();
         if new {
-            taken.push(describe(key));
+            taken.push(key.to_string());
         }
     }
     for giver in &report.handed_over_from {

@@ -12,14 +12,13 @@ use std::time::{Duration, Instant};
 use super::account::Account;
 use super::plan::Action;
 use super::task::Change;
-use super::task::{ObservedTask, Settings, TaskKey};
+use super::task::{ObservedTask, Settings, Target, TaskKey};
 use super::ttl_cache::TtlCache;
 use crate::swr::model::SyncTask;
 use crate::swr::{SourceRepo, SwrApi, SwrError};
 
-/// A repository's tasks by (target region, target organization); `None`: SWR has no such
-/// repository.
-pub type RepoTasks = Option<BTreeMap<(String, String), ObservedTask>>;
+/// A repository's tasks by target; `None`: SWR has no such repository.
+pub type RepoTasks = Option<BTreeMap<Target, ObservedTask>>;
 
 /// Listings per (account, repository).
 #[derive(Debug)]
@@ -89,10 +88,8 @@ impl Listings<'_> {
     pub async fn record(&self, actions: &[Action], changes: &[(Change, TaskKey, Settings)]) {
         for action in actions {
             let key = action.key();
-            let Some(repo) = key.source_repo() else {
-                continue;
-            };
-            let target = (key.target_region.clone(), key.target_organization.clone());
+            let repo = key.source().clone();
+            let target = key.target().clone();
             match changes.iter().find(|(_, changed, _)| changed == key) {
                 Some((Change::Deleted, _, _)) => {
                     let gone = |tasks: &mut RepoTasks| {
@@ -121,10 +118,14 @@ impl Listings<'_> {
 }
 
 /// Tasks by target. SWR keeps one task per target; should it ever list two, the oldest
-/// (lowest id) stands.
-fn by_target(tasks: Vec<SyncTask>) -> BTreeMap<(String, String), ObservedTask> {
-    let mut out: BTreeMap<(String, String), ObservedTask> = BTreeMap::new();
+/// (lowest id) stands. A target whose names no rule could give (they fail the same checks
+/// as a spec's) is no task a rule wants or owns, and is left out.
+fn by_target(tasks: Vec<SyncTask>) -> BTreeMap<Target, ObservedTask> {
+    let mut out: BTreeMap<Target, ObservedTask> = BTreeMap::new();
     for task in tasks {
+        let Ok(target) = Target::new(&task.remote_region_id, &task.remote_namespace) else {
+            continue;
+        };
         let found = ObservedTask {
             id: Some(task.id),
             settings: Settings {
@@ -132,7 +133,7 @@ fn by_target(tasks: Vec<SyncTask>) -> BTreeMap<(String, String), ObservedTask> {
                 sync_auto: task.sync_auto,
             },
         };
-        out.entry((task.remote_region_id, task.remote_namespace))
+        out.entry(target)
             .and_modify(|kept| {
                 if found.id < kept.id {
                     *kept = found.clone();

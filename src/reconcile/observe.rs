@@ -32,15 +32,8 @@ pub async fn observe(
             out.missing.insert(repo.clone());
             continue;
         };
-        for ((target_region, target_organization), found) in tasks {
-            let key = TaskKey {
-                source_region: repo.region().to_string(),
-                source_organization: repo.organization().to_string(),
-                repository: repo.repository().to_string(),
-                target_region,
-                target_organization,
-            };
-            out.tasks.insert(key, found);
+        for (target, found) in tasks {
+            out.tasks.insert(TaskKey::new(repo.clone(), target), found);
         }
     }
     Ok(out)

@@ -22,7 +22,7 @@ use super::error::Error;
 use super::events::event_reason;
 use super::handover::{confirm, release_all, settle};
 use super::plan::{Action as TaskAction, Plan};
-use super::report::{describe, Problem, Report};
+use super::report::{Problem, Report};
 use super::secrets::credentials;
 use super::standing::name_of;
 use super::status::{self, inventory, owned};
@@ -120,7 +120,7 @@ async fn sync(rule: &ImageSyncRule, ctx: &Context) -> Result<Action, Error> {
     copy_step(rule, ctx, &swr, &created, &mut report).await;
     let created_in = created
         .iter()
-        .map(|(k, _)| k.target_region.clone())
+        .map(|(k, _)| k.target().region().to_string())
         .collect();
     scan_step(rule, ctx, &hss, &created_in, &mut report).await;
     verify_step(rule, ctx, &swr, &mut report).await;
@@ -164,7 +164,7 @@ async fn copy_step(
     report: &mut Report,
 ) {
     let previous = rule.status.as_ref().map(|s| s.existing_images.as_slice());
-    let tasks = report.tasks.keys().map(describe).collect();
+    let tasks = report.tasks.keys().map(ToString::to_string).collect();
     let pass = copies::follow(
         &rule.spec,
         swr,

@@ -9,10 +9,9 @@ use kube::runtime::events::EventType;
 use super::copies;
 use super::events::{event_reason, Notice};
 use super::report::list_some;
-use super::task::{Settings, TaskKey};
 use super::verify::RepairRequest;
 use crate::api::replication::{RepairState, TagRepair};
-use crate::swr::{SourceRepo, SwrClient};
+use crate::swr::SwrClient;
 
 /// Tags one pass of one rule may ask repair to copy (in `sync_images` batches of 50).
 pub const CAP: usize = 100;
@@ -31,23 +30,13 @@ pub struct Asked {
     pub notice: Option<Notice>,
 }
 
-/// Asks SWR to copy each request's tags (`pairs` give the source repositories). A request
-/// that fails is not remembered: the next verification asks again.
-pub async fn request(
-    swr: &SwrClient,
-    pairs: &[(TaskKey, Settings)],
-    requests: &[RepairRequest],
-    now: DateTime<Utc>,
-) -> Asked {
-    let source = |repository: &str| {
-        let (key, _) = pairs.iter().find(|(k, _)| k.repository == repository)?;
-        SourceRepo::new(&key.source_region, &key.source_organization, repository).ok()
-    };
+/// Asks SWR to copy each request's tags. A request that fails is not remembered: the next
+/// verification asks again.
+pub async fn request(swr: &SwrClient, requests: &[RepairRequest], now: DateTime<Utc>) -> Asked {
     let answers = join_all(requests.iter().map(|r| async move {
-        let repo = source(&r.repository).ok_or_else(|| "not replicated".to_string())?;
         let tags: Vec<String> = r.tags.iter().map(|(t, _)| t.clone()).collect();
-        let target = (r.target.region.as_str(), r.target.organization.as_str());
-        copies::request(swr, &repo, target, r.override_existing, &tags).await
+        let target = (r.target.region(), r.target.organization());
+        copies::request(swr, &r.source, target, r.override_existing, &tags).await
     }))
     .await;
     let at = now.to_rfc3339_opts(SecondsFormat::Secs, true);
@@ -57,18 +46,18 @@ pub async fn request(
         let refused = match answer {
             Ok(refused) => refused,
             Err(e) => {
-                tracing::warn!(repository = %r.repository, target = %r.target, error = %e, "requesting a repair failed");
+                tracing::warn!(repository = %r.source, target = %r.target, error = %e, "requesting a repair failed");
                 continue;
             }
         };
         for (tag, digest) in &r.tags {
             let refused = refused.contains(tag);
             asked.repairs.push(TagRepair {
-                repository: r.repository.clone(),
+                repository: r.source.repository().to_string(),
                 tag: tag.clone(),
                 digest: digest.clone(),
-                target_region: r.target.region.clone(),
-                target_organization: r.target.organization.clone(),
+                target_region: r.target.region().to_string(),
+                target_organization: r.target.organization().to_string(),
                 state: if refused {
                     RepairState::Failed
                 } else {
@@ -78,7 +67,7 @@ pub async fn request(
                 outcome: refused.then(|| "refused by SWR".to_string()),
             });
             asked.requested += usize::from(!refused);
-            described.push(format!("{}:{tag} -> {}", r.repository, r.target));
+            described.push(format!("{}:{tag} -> {}", r.source.repository(), r.target));
         }
     }
     if !described.is_empty() {

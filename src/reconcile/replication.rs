@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 use kube::runtime::events::EventType;
 
 use super::events::{event_reason, Notice};
-use super::verify::{self, Pair, Target};
+use super::task::Target;
+use super::verify::{self, Pair};
 use crate::api::replication::{
     RepairState, ReplicationState, ReplicationStatus, TargetReplication,
 };

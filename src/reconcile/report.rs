@@ -202,7 +202,7 @@ impl Report {
                     settings_text(found.settings),
                     settings_text(*wanted)
                 ));
-                drifted.push(describe(key));
+                drifted.push(key.to_string());
             }
             tasks.insert(key.clone(), line);
         }
@@ -224,7 +224,7 @@ impl Report {
             let held: Vec<String> = plan
                 .conflicts
                 .iter()
-                .map(|(key, (_, holder))| format!("{} (by {holder})", describe(key)))
+                .map(|(key, (_, holder))| format!("{key} (by {holder})"))
                 .collect();
             report.add_problem(Problem::stalled(
                 reason::CONFLICT,
@@ -305,18 +305,6 @@ fn settings_text(settings: Settings) -> String {
     format!(
         "override={}, syncAuto={}",
         settings.override_existing, settings.sync_auto
-    )
-}
-
-/// `cn-north-4:platform/nginx -> cn-east-3/platform-dr`.
-pub fn describe(key: &TaskKey) -> String {
-    format!(
-        "{}:{}/{} -> {}/{}",
-        key.source_region,
-        key.source_organization,
-        key.repository,
-        key.target_region,
-        key.target_organization
     )
 }
 

@@ -51,13 +51,14 @@ pub fn selects(spec: &ImageSyncRuleSpec, repository: &str) -> bool {
 /// Whether the spec wants task `key`, judged from the spec alone (for claims: another
 /// rule's selector is matched against the key, without listing its organization).
 pub fn wants(spec: &ImageSyncRuleSpec, key: &TaskKey) -> bool {
-    key.source_region == spec.source.region
-        && key.source_organization == spec.source.organization
-        && selects(spec, &key.repository)
+    let source = key.source();
+    source.region() == spec.source.region
+        && source.organization() == spec.source.organization
+        && selects(spec, source.repository())
         && spec
             .targets
             .iter()
-            .any(|t| t.region == key.target_region && t.organization == key.target_organization)
+            .any(|t| key.target().is(&t.region, &t.organization))
 }
 
 /// The repositories a rule covers now. A selector costs one paged listing. A repository the
@@ -145,13 +146,7 @@ mod tests {
         ] {
             assert_eq!(selects(&spec, name), expected, "{name}");
         }
-        let key = |repo: &str, region: &str| TaskKey {
-            source_region: "cn-north-4".into(),
-            source_organization: "platform".into(),
-            repository: repo.into(),
-            target_region: region.into(),
-            target_organization: "dr".into(),
-        };
+        let key = TaskKey::sample;
         assert!(wants(&spec, &key("team/api", "cn-east-3")));
         assert!(!wants(&spec, &key("team/api", "ap-southeast-1")));
         assert!(!wants(&spec, &key("team/old-api", "cn-east-3")));

@@ -158,11 +158,11 @@ fn replication_message(report: &Report) -> String {
 
 fn task_status(key: &TaskKey, line: &TaskLine) -> TaskStatus {
     TaskStatus {
-        source_region: key.source_region.clone(),
-        source_organization: key.source_organization.clone(),
-        repository: key.repository.clone(),
-        target_region: key.target_region.clone(),
-        target_organization: key.target_organization.clone(),
+        source_region: key.source().region().to_string(),
+        source_organization: key.source().organization().to_string(),
+        repository: key.source().repository().to_string(),
+        target_region: key.target().region().to_string(),
+        target_organization: key.target().organization().to_string(),
         override_existing: line.settings.override_existing,
         sync_auto: line.settings.sync_auto,
         state: line.state,
@@ -179,15 +179,18 @@ pub fn inventory(status: Option<&ImageSyncRuleStatus>) -> BTreeMap<TaskKey, Task
         .map(|s| s.tasks.as_slice())
         .unwrap_or_default()
         .iter()
-        .map(|t| {
-            (
-                TaskKey {
-                    source_region: t.source_region.clone(),
-                    source_organization: t.source_organization.clone(),
-                    repository: t.repository.clone(),
-                    target_region: t.target_region.clone(),
-                    target_organization: t.target_organization.clone(),
-                },
+        // The operator writes lines only for valid keys; a line edited into invalid names
+        // names no task SWR could hold.
+        .filter_map(|t| {
+            let source = (
+                t.source_region.as_str(),
+                t.source_organization.as_str(),
+                t.repository.as_str(),
+            );
+            let target = (t.target_region.as_str(), t.target_organization.as_str());
+            let key = TaskKey::from_names(source, target).ok()?;
+            Some((
+                key,
                 TaskLine {
                     settings: super::task::Settings {
                         override_existing: t.override_existing,
@@ -199,7 +202,7 @@ pub fn inventory(status: Option<&ImageSyncRuleStatus>) -> BTreeMap<TaskKey, Task
                     other_rule: t.other_rule.clone(),
                     message: t.message.clone(),
                 },
-            )
+            ))
         })
         .collect()
 }

@@ -17,7 +17,7 @@ use super::replication::{settle, summaries, target_notices};
 use super::report::Report;
 use super::tag_listings::{Listing, TagListings};
 use super::task::{Settings, TaskKey};
-use super::verify::{self, Pair, Tags, Target};
+use super::verify::{self, Pair, Tags};
 use crate::api::replication::{
     RepairState, ReplicationState, ReplicationStatus, TagRepair, TargetReplication,
 };
@@ -176,13 +176,14 @@ async fn verify_now(
             || pairs.iter().any(|p| {
                 let gaps = p.finding.missing.iter().chain(&p.finding.diverged);
                 gaps.clone().any(|g| {
-                    verify::repairs_tag(r, &p.repository, &p.target, &g.tag) && g.digest == r.digest
+                    verify::repairs_tag(r, p.source.repository(), &p.target, &g.tag)
+                        && g.digest == r.digest
                 })
             })
     });
     if v.spec.repair {
         let requests = verify::repairs(&pairs, &repairs, repair::CAP);
-        let asked = repair::request(v.swr, &v.pairs, &requests, now).await;
+        let asked = repair::request(v.swr, &requests, now).await;
         pass.requested += asked.requested;
         pass.notices.extend(asked.notice);
         repairs.extend(asked.repairs);
@@ -209,8 +210,8 @@ async fn compare_all(
     let (listings, account) = (v.listings.0, &v.listings.1);
     let mut repos: BTreeSet<SourceRepo> = BTreeSet::new();
     for (key, _) in &v.pairs {
-        repos.insert(source(key)?);
-        repos.insert(destination(key)?);
+        repos.insert(key.source().clone());
+        repos.insert(key.destination());
     }
     let listed = join_all(
         repos
@@ -227,7 +228,7 @@ async fn compare_all(
         .pairs
         .iter()
         .filter(|(key, _)| differs(&tags, key))
-        .filter_map(|(key, _)| source(key).ok())
+        .map(|(key, _)| key.source().clone())
         .filter(|repo| !jobs.contains_key(repo))
         .collect();
     jobs.extend(jobs_of(v.swr, &unlisted).await?);
@@ -235,17 +236,17 @@ async fn compare_all(
     let mut pairs = Vec::new();
     for (key, settings) in &v.pairs {
         let empty = Tags::new();
-        let source_tags = tags[&source(key)?].tags.as_deref().unwrap_or(&empty);
-        let listed = &tags[&destination(key)?];
+        let source_tags = tags[key.source()].tags.as_deref().unwrap_or(&empty);
+        let listed = &tags[&key.destination()];
         let held = verify::Held {
             tags: listed.tags.as_deref(),
             listed_at: listed.at,
         };
-        let repo_jobs = jobs.get(&source(key)?).map_or(&[][..], Vec::as_slice);
-        let target = Target::of(key);
+        let repo_jobs = jobs.get(key.source()).map_or(&[][..], Vec::as_slice);
+        let target = key.target().clone();
         let finding = verify::compare(source_tags, held, repo_jobs, &target, (now, grace));
         pairs.push(Pair {
-            repository: key.repository.clone(),
+            source: key.source().clone(),
             target,
             override_existing: settings.override_existing,
             finding,
@@ -302,12 +303,10 @@ async fn jobs_of(
 
 /// Whether the listings of a pair's two repositories differ in any source tag.
 fn differs(tags: &BTreeMap<SourceRepo, Listing>, key: &TaskKey) -> bool {
-    let (Ok(from), Ok(to)) = (source(key), destination(key)) else {
-        return false;
-    };
+    let (from, to) = (key.source(), key.destination());
     let empty = Tags::new();
     let source_tags = tags
-        .get(&from)
+        .get(from)
         .and_then(|l| l.tags.as_deref())
         .unwrap_or(&empty);
     let target_tags = tags.get(&to).and_then(|l| l.tags.as_deref());
@@ -321,32 +320,18 @@ fn differs(tags: &BTreeMap<SourceRepo, Listing>, key: &TaskKey) -> bool {
 fn target_set(pairs: &[(TaskKey, Settings)]) -> BTreeSet<(String, String)> {
     pairs
         .iter()
-        .map(|(k, _)| (k.target_region.clone(), k.target_organization.clone()))
+        .map(|(k, _)| {
+            (
+                k.target().region().to_string(),
+                k.target().organization().to_string(),
+            )
+        })
         .collect()
-}
-
-fn source(key: &TaskKey) -> Result<SourceRepo, String> {
-    SourceRepo::new(
-        &key.source_region,
-        &key.source_organization,
-        &key.repository,
-    )
-    .map_err(|e| e.to_string())
-}
-
-/// The repository a task copies into.
-fn destination(key: &TaskKey) -> Result<SourceRepo, String> {
-    SourceRepo::new(
-        &key.target_region,
-        &key.target_organization,
-        &key.repository,
-    )
-    .map_err(|e| e.to_string())
 }
 
 fn source_of(pairs: &[(TaskKey, Settings)], repository: &str) -> Option<SourceRepo> {
     pairs
         .iter()
-        .find(|(k, _)| k.repository == repository)
-        .and_then(|(k, _)| source(k).ok())
+        .find(|(k, _)| k.source().repository() == repository)
+        .map(|(k, _)| k.source().clone())
 }

@@ -6,9 +6,10 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
 
-use super::task::TaskKey;
+use super::task::Target;
 use crate::api::replication::{RepairState, ReplicationState, TagRepair, TargetReplication};
 use crate::swr::model::{SyncJob, Tag};
+use crate::swr::SourceRepo;
 
 /// Tags named in a target's `examples`.
 pub const EXAMPLES: usize = 5;
@@ -51,41 +52,11 @@ pub fn parse_time(text: &str) -> Option<DateTime<Utc>> {
     Some(naive.and_utc())
 }
 
-/// A replication target: a region and an organization in it.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Target {
-    /// Target region.
-    pub region: String,
-    /// Target organization.
-    pub organization: String,
-}
-
-impl Target {
-    /// The target of a task.
-    pub fn of(key: &TaskKey) -> Self {
-        Self {
-            region: key.target_region.clone(),
-            organization: key.target_organization.clone(),
-        }
-    }
-
-    /// Whether this is `region`/`organization`.
-    pub fn is(&self, region: &str, organization: &str) -> bool {
-        self.region == region && self.organization == organization
-    }
-}
-
-impl std::fmt::Display for Target {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}/{}", self.region, self.organization)
-    }
-}
-
 /// One (repository, target) pair, the target's `override`, and what verification found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pair {
     /// Source repository.
-    pub repository: String,
+    pub source: SourceRepo,
     /// Where it replicates to.
     pub target: Target,
     /// The target's `override`.
@@ -198,7 +169,7 @@ pub fn summarize(target: &Target, pairs: &[&Pair], repair: bool) -> TargetReplic
                 let job = gap.job.as_ref().map(|j| format!(" (sync job {j})"));
                 examples.push(format!(
                     "{}:{} {what}{}",
-                    pair.repository,
+                    pair.source.repository(),
                     gap.tag,
                     job.unwrap_or_default()
                 ));
@@ -227,8 +198,8 @@ pub fn summarize(target: &Target, pairs: &[&Pair], repair: bool) -> TargetReplic
         _ => None,
     };
     TargetReplication {
-        region: target.region.clone(),
-        organization: target.organization.clone(),
+        region: target.region().to_string(),
+        organization: target.organization().to_string(),
         state,
         repositories: u32::try_from(pairs.len()).unwrap_or(u32::MAX),
         missing,
@@ -245,7 +216,7 @@ pub fn summarize(target: &Target, pairs: &[&Pair], repair: bool) -> TargetReplic
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RepairRequest {
     /// Source repository.
-    pub repository: String,
+    pub source: SourceRepo,
     /// Where to copy them.
     pub target: Target,
     /// The target's `override`.
@@ -267,7 +238,7 @@ pub fn repairs_tag(repair: &TagRepair, repository: &str, target: &Target, tag: &
 pub fn repairs(pairs: &[Pair], earlier: &[TagRepair], cap: usize) -> Vec<RepairRequest> {
     let blocked = |pair: &Pair, gap: &Gap| {
         earlier.iter().any(|r| {
-            repairs_tag(r, &pair.repository, &pair.target, &gap.tag)
+            repairs_tag(r, pair.source.repository(), &pair.target, &gap.tag)
                 && (r.state == RepairState::Requested || r.digest == gap.digest)
         })
     };
@@ -291,7 +262,7 @@ pub fn repairs(pairs: &[Pair], earlier: &[TagRepair], cap: usize) -> Vec<RepairR
         left -= tags.len();
         if !tags.is_empty() {
             requests.push(RepairRequest {
-                repository: pair.repository.clone(),
+                source: pair.source.clone(),
                 target: pair.target.clone(),
                 override_existing: pair.override_existing,
                 tags,

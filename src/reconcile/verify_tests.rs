@@ -5,15 +5,12 @@ use super::*;
 const DR: (&str, &str) = ("cn-east-3", "platform-dr");
 
 fn dr() -> Target {
-    Target {
-        region: DR.0.into(),
-        organization: DR.1.into(),
-    }
+    Target::new(DR.0, DR.1).unwrap()
 }
 
 fn pair(repository: &str, override_existing: bool, finding: PairFinding) -> Pair {
     Pair {
-        repository: repository.into(),
+        source: SourceRepo::new("cn-north-4", "platform", repository).unwrap(),
         target: dr(),
         override_existing,
         finding,
@@ -136,10 +133,7 @@ fn a_missing_target_repository_misses_everything_and_recent_pushes_wait() {
     assert_eq!(found.missing, [gap("1.0", "a", None)]);
     assert_eq!(found.in_flight, 1);
     let other_target = [job("1.0", "failed", "2026-12-03T10:00:00Z")];
-    let elsewhere_target = Target {
-        region: "ap-southeast-1".into(),
-        organization: "dr".into(),
-    };
+    let elsewhere_target = Target::new("ap-southeast-1", "dr").unwrap();
     let elsewhere = compare(
         &source,
         held(None),

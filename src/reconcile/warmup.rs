@@ -21,7 +21,6 @@ use super::claims::desired_tasks;
 use super::context::Context;
 use super::secrets::credentials;
 use super::standing::{standing, Standing};
-use super::task::TaskKey;
 use crate::api::ImageSyncRule;
 use crate::swr::{SourceRepo, SwrClient};
 
@@ -112,7 +111,7 @@ pub async fn warm_up(picked: impl Stream<Item = ToList>, ctx: Arc<Context>) {
 /// The source repositories a rule names (a selector's are only known from SWR).
 fn named_repositories(rule: &ImageSyncRule) -> HashSet<SourceRepo> {
     let desired = desired_tasks(&rule.spec, &rule.spec.source.repositories);
-    desired.keys().filter_map(TaskKey::source_repo).collect()
+    desired.keys().map(|k| k.source().clone()).collect()
 }
 
 #[cfg(test)]

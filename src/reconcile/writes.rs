@@ -10,7 +10,7 @@ use serde_json::json;
 use super::context::Context;
 use super::error::Error;
 use super::events::event_reason;
-use super::report::{describe, list_some, Report};
+use super::report::{list_some, Report};
 use super::status;
 use super::task::{Change, Settings, TaskKey};
 use crate::api::spec::RECONCILE_REQUESTED_AT;
@@ -149,7 +149,7 @@ pub async fn announce(
         let tasks: Vec<String> = changes
             .iter()
             .filter(|(change, _, _)| *change == kind)
-            .map(|(_, key, _)| describe(key))
+            .map(|(_, key, _)| key.to_string())
             .collect();
         if !tasks.is_empty() {
             reasons.push(reason);
