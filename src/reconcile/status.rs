@@ -3,22 +3,57 @@
 
 use std::collections::{BTreeMap, HashSet};
 
+use kube::ResourceExt;
+
 use super::report::{Report, TaskLine};
 use super::task::TaskKey;
 use crate::api::replication::ReplicationState;
+use crate::api::spec::RECONCILE_REQUESTED_AT;
 use crate::api::status::{
     condition_type, reason, status_value, Condition, ImageSyncRuleStatus, Ownership, TaskState,
     TaskStatus,
 };
+use crate::api::ImageSyncRule;
 
 /// The time as status fields write it.
 pub fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
-/// The status a report describes. `now` is RFC 3339; transition times of conditions whose
-/// status did not change are kept from `previous`.
-pub fn build(
+/// The whole status `rule` gets from this pass's `report`: conditions, inventory and summary
+/// ([`build`]), and what only the rule knows (the reconcile request handled, and the scans,
+/// copies and replication this pass did not touch, kept from before). `now` is RFC 3339.
+pub fn of(rule: &ImageSyncRule, report: &Report, now: &str) -> ImageSyncRuleStatus {
+    let previous = rule.status.as_ref();
+    let mut new = build(report, rule.metadata.generation, previous, now);
+    new.last_handled_reconcile_at = rule.annotations().get(RECONCILE_REQUESTED_AT).cloned();
+    new.security_scans = this_pass_or_before(&report.scans, previous, |s| &s.security_scans);
+    new.existing_images = this_pass_or_before(&report.copies, previous, |s| &s.existing_images);
+    new.replication = match rule.spec.verify {
+        Some(_) => report
+            .replication
+            .clone()
+            .or_else(|| previous?.replication.clone()),
+        None => None,
+    };
+    new
+}
+
+/// What this pass found for a status list, or what the status held before.
+fn this_pass_or_before<T: Clone>(
+    this_pass: &Option<Vec<T>>,
+    previous: Option<&ImageSyncRuleStatus>,
+    field: impl Fn(&ImageSyncRuleStatus) -> &Vec<T>,
+) -> Vec<T> {
+    match this_pass {
+        Some(found) => found.clone(),
+        None => previous.map(|p| field(p).clone()).unwrap_or_default(),
+    }
+}
+
+/// The status a report describes, without what only the rule knows (see [`of`]).
+/// Transition times of conditions whose status did not change are kept from `previous`.
+fn build(
     report: &Report,
     generation: Option<i64>,
     previous: Option<&ImageSyncRuleStatus>,
@@ -124,7 +159,7 @@ pub fn build(
         } else {
             previous.and_then(|s| s.last_sync_time.clone())
         },
-        // Set by the caller, which knows the rule's annotations and the scans.
+        // Set by `of`, which knows the rule.
         last_handled_reconcile_at: None,
         security_scans: Vec::new(),
         existing_images: Vec::new(),

@@ -13,9 +13,8 @@ use super::events::event_reason;
 use super::report::{list_some, Report};
 use super::status;
 use super::task::{Change, Settings, TaskKey};
-use crate::api::spec::RECONCILE_REQUESTED_AT;
 use crate::api::status::{ready_state, reason, status_value};
-use crate::api::{ImageSyncRule, ImageSyncRuleStatus};
+use crate::api::ImageSyncRule;
 
 /// Server-side apply field manager of the status.
 pub const FIELD_MANAGER: &str = "swr-sync-operator";
@@ -49,17 +48,7 @@ async fn write(
     intent: bool,
 ) -> Result<bool, Error> {
     let previous = rule.status.as_ref();
-    let mut new = status::build(report, rule.metadata.generation, previous, &status::now());
-    new.last_handled_reconcile_at = rule.annotations().get(RECONCILE_REQUESTED_AT).cloned();
-    new.security_scans = this_pass_or_before(&report.scans, previous, |s| &s.security_scans);
-    new.existing_images = this_pass_or_before(&report.copies, previous, |s| &s.existing_images);
-    new.replication = match rule.spec.verify {
-        Some(_) => report
-            .replication
-            .clone()
-            .or_else(|| previous?.replication.clone()),
-        None => None,
-    };
+    let new = status::of(rule, report, &status::now());
     let ids_differ = || previous.map(|p| ids(&p.tasks)) != Some(ids(&new.tasks));
     let changed = status::differs(previous, &new) || (intent && ids_differ());
     if !changed {
@@ -112,18 +101,6 @@ async fn write(
 /// The task ids a status lists, in order.
 fn ids(tasks: &[crate::api::status::TaskStatus]) -> Vec<Option<i64>> {
     tasks.iter().map(|t| t.id).collect()
-}
-
-/// What this pass found for a status list, or what the status held before.
-fn this_pass_or_before<T: Clone>(
-    this_pass: &Option<Vec<T>>,
-    previous: Option<&ImageSyncRuleStatus>,
-    field: impl Fn(&ImageSyncRuleStatus) -> &Vec<T>,
-) -> Vec<T> {
-    match this_pass {
-        Some(found) => found.clone(),
-        None => previous.map(|p| field(p).clone()).unwrap_or_default(),
-    }
 }
 
 /// One Event for the changes made in this pass, naming the tasks: `TaskCreated`,
