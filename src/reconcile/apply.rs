@@ -1,6 +1,6 @@
 //! The apply step: carry out a plan's actions against SWR, all at once (the transport's cap
-//! on requests in flight and its rate limit pace them), then fold the outcomes into the pass
-//! report in plan order.
+//! on requests in flight and its rate limit pace them); then, apart and pure, fold what they
+//! came to into the pass report in plan order.
 
 use futures::future::join_all;
 
@@ -12,26 +12,29 @@ use crate::cloud::ErrorClass;
 use crate::swr::model::{CreateSyncTask, SyncTarget};
 use crate::swr::{SourceRepo, SwrApi, SwrError};
 
-/// Applies `actions`; returns the changes made, in plan order. The actions concern distinct
-/// tasks, so they run concurrently; a replace deletes before it creates, within its own
-/// action.
-pub async fn apply(
-    swr: &impl SwrApi,
-    actions: &[Action],
+/// Carries out `actions` against SWR; returns what each came to, in plan order. The actions
+/// concern distinct tasks, so they run concurrently; a replace deletes before it creates,
+/// within its own action.
+pub async fn apply(swr: &impl SwrApi, actions: &[Action]) -> Vec<Outcome> {
+    join_all(actions.iter().map(|action| carry_out(swr, action))).await
+}
+
+/// Folds what `actions` came to into the pass report, in plan order; returns the changes
+/// made. Pure: the I/O was [`apply`].
+pub fn fold(
     report: &mut Report,
+    actions: &[Action],
+    outcomes: Vec<Outcome>,
 ) -> Vec<(Change, TaskKey, Settings)> {
-    let outcomes = join_all(actions.iter().map(|action| carry_out(swr, action))).await;
-    let mut changes = Vec::new();
-    for (action, outcome) in actions.iter().zip(outcomes) {
-        if let Some(change) = fold(action, outcome, report) {
-            changes.push(change);
-        }
-    }
-    changes
+    actions
+        .iter()
+        .zip(outcomes)
+        .filter_map(|(action, outcome)| fold_one(action, outcome, report))
+        .collect()
 }
 
 /// What one action came to.
-enum Outcome {
+pub enum Outcome {
     /// Done: the change made and, for a created task, its id when known.
     Done(Change, Option<i64>),
     /// A task somebody else made first is there.
@@ -79,7 +82,7 @@ async fn carry_out(swr: &impl SwrApi, action: &Action) -> Outcome {
 }
 
 /// Records one action's outcome in the report; returns the change it made, if any.
-fn fold(
+fn fold_one(
     action: &Action,
     outcome: Outcome,
     report: &mut Report,
@@ -271,7 +274,9 @@ mod tests {
             settings: new,
             ownership: Ownership::Created,
         };
-        let changes = apply(&LostAnswers, &[replace], &mut report).await;
+        let actions = [replace];
+        let outcomes = apply(&LostAnswers, &actions).await;
+        let changes = fold(&mut report, &actions, outcomes);
         assert!(changes.is_empty());
         let line = &report.tasks[&key];
         assert_eq!(line.state, TaskState::Failed);

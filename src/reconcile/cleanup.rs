@@ -9,7 +9,7 @@ use kube::runtime::events::EventType;
 use kube::ResourceExt;
 
 use super::account::Account;
-use super::apply::apply;
+use super::apply::{apply, fold};
 use super::assess::observe_step;
 use super::context::Context;
 use super::error::Error;
@@ -179,7 +179,8 @@ async fn delete(
         });
         write_intent(rule, ctx, &intent).await?;
     }
-    let changes = apply(&swr, &plan.actions, report).await;
+    let outcomes = apply(&swr, &plan.actions).await;
+    let changes = fold(report, &plan.actions, outcomes);
     listings.record(&plan.actions, &changes).await;
     announce(rule, ctx, &changes).await;
     Ok(())

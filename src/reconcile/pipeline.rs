@@ -13,7 +13,7 @@ use kube::ResourceExt;
 use tracing::Instrument;
 
 use super::account::Account;
-use super::apply::apply;
+use super::apply::{apply, fold};
 use super::assess::{assess, validate};
 use super::claims::desired_tasks;
 use super::cleanup::cleanup;
@@ -109,7 +109,8 @@ async fn sync(rule: &ImageSyncRule, ctx: &Context) -> Result<Action, Error> {
             .await;
     }
     record_intent(rule, ctx, &plan, &report).await?;
-    let changes = apply(&swr, &plan.actions, &mut report).await;
+    let outcomes = apply(&swr, &plan.actions).await;
+    let changes = fold(&mut report, &plan.actions, outcomes);
     listings.record(&plan.actions, &changes).await;
     announce(rule, ctx, &changes).await;
     let created: Vec<(TaskKey, Settings)> = changes
