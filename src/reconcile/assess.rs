@@ -22,7 +22,7 @@ use crate::api::validate::{problems, resync_interval};
 use crate::api::ImageSyncRule;
 use crate::swr::SwrClient;
 
-/// Steps 3 to 6 for a rule whose spec is valid and whose credentials work: regions →
+/// The assessment, for a rule whose spec is valid and whose credentials work: regions →
 /// repositories (the selector's listing) → claims (against the rules `candidates` gives for
 /// the rule's tasks: at least every other rule that wants or owns one) → observe (through
 /// `listings`) → plan → acquire (in `ledger`) the tasks the plan takes.
@@ -113,7 +113,7 @@ pub async fn assess<R: Borrow<ImageSyncRule>>(
     Ok((plan, report))
 }
 
-/// Step 1: the checks the schema could not make. Returns the resync interval.
+/// Validation: the checks the schema could not make. Returns the resync interval.
 pub fn validate(rule: &ImageSyncRule) -> Result<Duration, Problem> {
     let found = problems(&rule.spec);
     if !found.is_empty() {
@@ -124,7 +124,7 @@ pub fn validate(rule: &ImageSyncRule) -> Result<Duration, Problem> {
         .map_err(|e| Problem::stalled(reason::INVALID_SPEC, e))
 }
 
-/// Step 4: list the tasks of every repository the rule wants or owns.
+/// Observe: list the tasks of every repository the rule wants or owns.
 pub async fn observe_step(
     swr: &SwrClient,
     keys: &BTreeSet<TaskKey>,
@@ -136,7 +136,7 @@ pub async fn observe_step(
         .map_err(|e| Problem::from_api(e.api(), e.to_string()))
 }
 
-/// Steps 5 and 6: plan, then acquire what the plan takes; a task another rule acquired
+/// Plan, then acquire what the plan takes; a task another rule acquired
 /// first is left to it. A wanted repository that SWR does not have is reported (when the
 /// spec lists it by name) or dropped (when only the selector or the inventory named it: it
 /// is gone, and its tasks with it).

@@ -1,5 +1,7 @@
-//! One rule's reconcile: validate → credentials → regions → claims → observe → plan → apply →
-//! status, and, when the rule is deleted, the cleanup of its tasks. Each step is named.
+//! One rule's reconcile, read top to bottom in `pass`: validate → credentials → assess
+//! (regions, claims, observe, plan, acquire) → record intent → apply → copies → HSS scans →
+//! verification, then the status (`finish`); when the rule is deleted, the cleanup of its
+//! tasks instead.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -78,36 +80,48 @@ pub fn error_policy(rule: Arc<ImageSyncRule>, error: &Error, ctx: Arc<Context>) 
     Action::requeue(ctx.backoff(name, None))
 }
 
-/// Brings SWR in line with the rule.
+/// Why a pass ended before its last step.
+enum Halt {
+    /// A problem the status reports; `resync`: when to look again (none for an invalid
+    /// spec, which only an edit fixes).
+    Stopped(Problem, Option<Duration>),
+    /// Kubernetes failed us: the controller retries with backoff.
+    Failed(Error),
+}
+
+impl From<Error> for Halt {
+    fn from(error: Error) -> Self {
+        Self::Failed(error)
+    }
+}
+
+/// Brings SWR in line with the rule: the pass's steps, then its status.
 async fn sync(rule: &ImageSyncRule, ctx: &Context) -> Result<Action, Error> {
-    let resync = match validate(rule) {
-        Ok(resync) => resync,
-        Err(problem) => return stopped(rule, ctx, problem, None).await,
-    };
+    match pass(rule, ctx).await {
+        Ok((report, resync)) => finish(rule, ctx, report, Some(resync)).await,
+        Err(Halt::Stopped(problem, resync)) => stopped(rule, ctx, problem, resync).await,
+        Err(Halt::Failed(error)) => Err(error),
+    }
+}
+
+/// The steps of a pass, in order. Each hands its output to the next, or halts the pass with
+/// the problem that stopped it (`?`).
+async fn pass(rule: &ImageSyncRule, ctx: &Context) -> Result<(Report, Duration), Halt> {
+    let resync = validate(rule).map_err(|problem| Halt::Stopped(problem, None))?;
+    let stop = |problem| Halt::Stopped(problem, Some(resync));
     if rule.spec.suspend {
         // A suspended rule keeps what it owns, and hands nothing over.
-        let problem = Problem::stalled(reason::SUSPENDED, "spec.suspend is set; SWR is not called");
-        return finish(rule, ctx, carried(rule, problem), Some(resync)).await;
+        let message = "spec.suspend is set; SWR is not called";
+        return Err(stop(Problem::stalled(reason::SUSPENDED, message)));
     }
-    let (swr, hss) = match credentials(rule, ctx, true).await? {
-        Ok(clients) => clients,
-        Err(problem) => return stopped(rule, ctx, problem, Some(resync)).await,
-    };
+    let (swr, hss) = credentials(rule, ctx, true).await?.map_err(stop)?;
     let listings = ctx
         .listings
         .for_account(Account::of(rule), reconcile_requested(rule));
     let candidates = |keys: &BTreeSet<TaskKey>| ctx.claimants_of(keys);
     let assessed = assess(rule, &swr, &ctx.regions, &listings, candidates, &ctx.ledger).await;
-    let (plan, mut report) = match assessed {
-        Ok(assessed) => assessed,
-        Err(problem) => return stopped(rule, ctx, problem, Some(resync)).await,
-    };
-    for warning in &report.warnings {
-        let reason = event_reason::REGION_CHECK_SKIPPED;
-        ctx.events
-            .publish(rule, EventType::Warning, reason, warning.clone())
-            .await;
-    }
+    let (plan, mut report) = assessed.map_err(stop)?;
+    warn(rule, ctx, &report.warnings).await;
     record_intent(rule, ctx, &plan, &report).await?;
     let outcomes = apply(&swr, &plan.actions).await;
     let changes = fold(&mut report, &plan.actions, outcomes);
@@ -119,13 +133,19 @@ async fn sync(rule: &ImageSyncRule, ctx: &Context) -> Result<Action, Error> {
         .map(|(_, key, settings)| (key, settings))
         .collect();
     copy_step(rule, ctx, &swr, &created, &mut report).await;
-    let created_in = created
-        .iter()
-        .map(|(k, _)| k.target().region().to_string())
-        .collect();
-    scan_step(rule, ctx, &hss, &created_in, &mut report).await;
+    scan_step(rule, ctx, &hss, &created, &mut report).await;
     verify_step(rule, ctx, &swr, &mut report).await;
-    finish(rule, ctx, report, Some(resync)).await
+    Ok((report, resync))
+}
+
+/// Warning Events for what the assessment skipped (a regions lookup that failed).
+async fn warn(rule: &ImageSyncRule, ctx: &Context, warnings: &[String]) {
+    for warning in warnings {
+        let reason = event_reason::REGION_CHECK_SKIPPED;
+        ctx.events
+            .publish(rule, EventType::Warning, reason, warning.clone())
+            .await;
+    }
 }
 
 /// The inventory as the status holds it, with `problem`: nothing observed or changed.
@@ -187,13 +207,17 @@ async fn scan_step(
     rule: &ImageSyncRule,
     ctx: &Context,
     hss: &HssClient,
-    created_in: &BTreeSet<String>,
+    created: &[(TaskKey, Settings)],
     report: &mut Report,
 ) {
+    let created_in: BTreeSet<String> = created
+        .iter()
+        .map(|(k, _)| k.target().region().to_string())
+        .collect();
     let default_project = ctx.config.hss_enterprise_project_id.as_deref();
     let pass = scans::refresh(
         rule,
-        created_in,
+        &created_in,
         hss,
         &ctx.scans,
         default_project,
@@ -273,7 +297,7 @@ async fn record_intent(
     Ok(())
 }
 
-/// Step 6: write the status (only when it changed) and decide when to come back.
+/// The last step: write the status (only when it changed) and decide when to come back.
 pub(super) async fn finish(
     rule: &ImageSyncRule,
     ctx: &Context,

@@ -44,7 +44,7 @@ impl RegionCache {
     }
 }
 
-/// Step 3 of a reconcile: every target region is one SWR can replicate the source to.
+/// The regions check of a reconcile: every target region is one SWR can replicate the source to.
 /// Costs one cached `list_regions` per source region, and nothing for same-region targets.
 ///
 /// Fails open: the regions API is not in every region's API reference and may not be
