@@ -10,6 +10,7 @@ pub mod cleanup;
 pub mod context;
 pub mod controller;
 pub mod copies;
+pub mod copy_progress;
 pub mod departures;
 pub mod error;
 pub mod events;

@@ -10,7 +10,8 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use futures::future::join_all;
 
 use super::account::Account;
-use super::copies::{recent_jobs, COPY_DEADLINE, POLL};
+use super::copies::{recent_jobs, POLL};
+use super::copy_progress::COPY_DEADLINE;
 use super::events::Notice;
 use super::repair;
 use super::replication::{settle, summaries, target_notices};
