@@ -4,13 +4,9 @@
 # Prints the virtualenv's python.
 set -euo pipefail
 SDK_VERSION=3.1.219   # the SDK version the request vectors in ../shared were captured with
-venv="${SWR_SYNC_PEER_VENV:-$HOME/.cache/swr-sync-operator/peer-venv-$SDK_VERSION}"
 # SWR for the benchmark's peer; HSS and IAM too for the interop tests (tests/sdk_interop.rs).
-if ! "$venv/bin/python" -c 'import huaweicloudsdkswr, huaweicloudsdkhss, huaweicloudsdkiam' 2>/dev/null; then
-  rm -rf "$venv"
-  python3 -m venv "$venv" >&2
-  "$venv/bin/pip" install --quiet --disable-pip-version-check \
-    "huaweicloudsdkswr==$SDK_VERSION" "huaweicloudsdkhss==$SDK_VERSION" \
-    "huaweicloudsdkiam==$SDK_VERSION" >&2
-fi
-echo "$venv/bin/python"
+exec "$(dirname "$0")/../lib/venv.sh" \
+  "${SWR_SYNC_PEER_VENV:-$HOME/.cache/swr-sync-operator/peer-venv-$SDK_VERSION}" \
+  huaweicloudsdkswr,huaweicloudsdkhss,huaweicloudsdkiam \
+  "huaweicloudsdkswr==$SDK_VERSION" "huaweicloudsdkhss==$SDK_VERSION" \
+  "huaweicloudsdkiam==$SDK_VERSION"

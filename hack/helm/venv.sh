@@ -5,11 +5,6 @@
 # one for the chart's tests, the packaging script and the demo. Prints the virtualenv's python.
 set -euo pipefail
 HELM_PYTHON_SDK_VERSION=0.2.2   # bundles Helm v4.2.3
-venv="${SWR_SYNC_HELM_VENV:-$HOME/.cache/swr-sync-operator/helm-venv-$HELM_PYTHON_SDK_VERSION}"
-if ! "$venv/bin/python" -c 'import helm_python' 2>/dev/null; then
-  rm -rf "$venv"
-  python3 -m venv "$venv" >&2
-  "$venv/bin/pip" install --quiet --disable-pip-version-check \
-    "helm-python-sdk==$HELM_PYTHON_SDK_VERSION" >&2
-fi
-echo "$venv/bin/python"
+exec "$(dirname "$0")/../lib/venv.sh" \
+  "${SWR_SYNC_HELM_VENV:-$HOME/.cache/swr-sync-operator/helm-venv-$HELM_PYTHON_SDK_VERSION}" \
+  helm_python "helm-python-sdk==$HELM_PYTHON_SDK_VERSION"
