@@ -11,7 +11,7 @@ use super::listings::Listings;
 use super::observe::{observe, Observation};
 use super::plan::{plan, remade, Action, Claim, Plan, PlanInput};
 use super::regions::{self, RegionCache};
-use super::report::{Problem, Report, TaskLine};
+use super::report::{list_some, Problem, Report, TaskLine};
 use super::select;
 use super::standing::name_of;
 use super::status::owned;
@@ -20,7 +20,7 @@ use crate::api::spec::ExistingTasks;
 use crate::api::status::{reason, RuleName, TaskState};
 use crate::api::validate::{problems, resync_interval};
 use crate::api::ImageSyncRule;
-use crate::swr::SwrClient;
+use crate::swr::{SourceRepo, SwrClient};
 
 /// The assessment, for a rule whose spec is valid and whose credentials work: regions →
 /// repositories (the selector's listing) → claims (against the rules `candidates` gives for
@@ -108,6 +108,9 @@ pub async fn assess<R: Borrow<ImageSyncRule>>(
         );
     }
     let (plan, mut report) = plan_step(rule, input, &observation, ledger);
+    if let Some(problem) = unnameable(rule, &selection) {
+        report.add_problem(problem);
+    }
     report.warnings.extend(skipped_check);
     report.handed_over_from = givers;
     Ok((plan, report))
@@ -134,6 +137,29 @@ pub async fn observe_step(
     observe(swr, &repos, listings)
         .await
         .map_err(|e| Problem::from_api(e.api(), e.to_string()))
+}
+
+/// Repositories the selection holds (SWR listed them for a selector) whose names fail the
+/// checks a task key needs: no task is wanted for them, and the rule says so rather than
+/// look done.
+fn unnameable(rule: &ImageSyncRule, selection: &BTreeSet<String>) -> Option<Problem> {
+    let source = &rule.spec.source;
+    let refused: Vec<String> = selection
+        .iter()
+        .filter_map(|name| {
+            let error = SourceRepo::new(&source.region, &source.organization, name).err()?;
+            Some(error.to_string())
+        })
+        .collect();
+    (!refused.is_empty()).then(|| {
+        Problem::stalled(
+            reason::SOURCE_NOT_FOUND,
+            format!(
+                "repositories the selector matches cannot be replicated ({}); exclude them",
+                list_some(&refused)
+            ),
+        )
+    })
 }
 
 /// Plan, then acquire what the plan takes; a task another rule acquired
@@ -185,4 +211,37 @@ pub fn plan_step(
         ));
     }
     (plan, report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn selected_repositories_no_task_can_name_are_reported() {
+        let rule: ImageSyncRule = serde_json::from_value(serde_json::json!({
+            "apiVersion": "swrsync.io/v1alpha1",
+            "kind": "ImageSyncRule",
+            "metadata": {"name": "r", "namespace": "ns"},
+            "spec": {
+                "source": {"region": "cn-north-4", "organization": "platform",
+                           "repositorySelector": {"include": ["*"]}},
+                "targets": [{"region": "cn-east-3", "organization": "dr"}],
+                "credentialsSecretRef": {"name": "creds"},
+            },
+        }))
+        .unwrap();
+        let names = |list: &[&str]| list.iter().map(|s| s.to_string()).collect();
+        assert_eq!(unnameable(&rule, &names(&["nginx", "team/api"])), None);
+        let problem = unnameable(&rule, &names(&["nginx", "app--x"])).expect("a problem");
+        assert_eq!(problem.reason, reason::SOURCE_NOT_FOUND);
+        assert!(
+            problem.message.contains("\"app--x\""),
+            "{}",
+            problem.message
+        );
+        // The rest of the selection still makes its tasks.
+        let desired = desired_tasks(&rule.spec, &names(&["nginx", "app--x"]));
+        assert_eq!(desired.len(), 1);
+    }
 }
