@@ -10,9 +10,10 @@ use chrono::{DateTime, Utc};
 use futures::future::join_all;
 
 use super::copy_progress::{
-    count, failed_message, failed_notice, progress, repo_of, stamp_if_unset, timestamp,
+    count, failed_message, failed_notice, progress, repo_of, stamp_if_unset,
 };
 use super::events::Notice;
+use super::status::timestamp;
 use super::task::{Settings, TaskKey};
 use crate::api::spec::ExistingImages;
 use crate::api::status::{CopyState, ImageCopy};

@@ -4,11 +4,12 @@
 
 use std::time::Duration;
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use kube::runtime::events::EventType;
 
 use super::events::{event_reason, Notice};
 use super::report::list_some;
+use super::status::timestamp;
 use super::task::TaskKey;
 use crate::api::status::{CopyState, ImageCopy};
 use crate::swr::model::SyncJob;
@@ -38,11 +39,6 @@ pub(super) fn stamp_if_unset(copy: &mut ImageCopy, now: DateTime<Utc>) {
 fn requested_at(copy: &ImageCopy) -> Option<DateTime<Utc>> {
     let at = DateTime::parse_from_rfc3339(copy.requested_at.as_deref()?).ok()?;
     Some(at.with_timezone(&Utc))
-}
-
-/// The time as status fields write it.
-pub(super) fn timestamp(at: DateTime<Utc>) -> String {
-    at.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
 /// The copy's tags by the newest job of each for its target.

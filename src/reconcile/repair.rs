@@ -2,13 +2,14 @@
 //! where `override` allows) with `sync_images`, remembered in the status until their sync
 //! jobs end; a failed one is not asked again for the same digest.
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use futures::future::join_all;
 use kube::runtime::events::EventType;
 
 use super::copies;
 use super::events::{event_reason, Notice};
 use super::report::list_some;
+use super::status::timestamp;
 use super::verify::RepairRequest;
 use crate::api::replication::{RepairState, TagRepair};
 use crate::swr::SwrClient;
@@ -39,7 +40,7 @@ pub async fn request(swr: &SwrClient, requests: &[RepairRequest], now: DateTime<
         copies::request(swr, &r.source, target, r.override_existing, &tags).await
     }))
     .await;
-    let at = now.to_rfc3339_opts(SecondsFormat::Secs, true);
+    let at = timestamp(now);
     let mut asked = Asked::default();
     let mut described = Vec::new();
     for (r, answer) in requests.iter().zip(answers) {

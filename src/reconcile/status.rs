@@ -15,9 +15,14 @@ use crate::api::status::{
 };
 use crate::api::ImageSyncRule;
 
-/// The time as status fields write it.
+/// `at` as status fields write times: RFC 3339, whole seconds, UTC.
+pub fn timestamp(at: chrono::DateTime<chrono::Utc>) -> String {
+    at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// The time now, as status fields write it.
 pub fn now() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    timestamp(chrono::Utc::now())
 }
 
 /// The whole status `rule` gets from this pass's `report`: conditions, inventory and summary

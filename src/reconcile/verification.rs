@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use futures::future::join_all;
 
 use super::account::Account;
@@ -16,6 +16,7 @@ use super::events::Notice;
 use super::repair;
 use super::replication::{settle, summaries, target_notices};
 use super::report::Report;
+use super::status::timestamp;
 use super::tag_listings::{Listing, TagListings};
 use super::task::{Settings, TaskKey};
 use super::verify::{self, Pair, Tags};
@@ -191,7 +192,7 @@ async fn verify_now(
     }
     repair::forget_oldest_failures(&mut repairs);
     let mut status = ReplicationStatus {
-        verified_at: Some(now.to_rfc3339_opts(SecondsFormat::Secs, true)),
+        verified_at: Some(timestamp(now)),
         state: ReplicationState::InSync,
         summary: String::new(),
         targets: summaries(&pairs, v.spec.repair),
