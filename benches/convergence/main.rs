@@ -8,9 +8,6 @@
 //! run that fails when the operator does not converge to exactly the wanted tasks or when
 //! a no-op pass writes anything.
 
-#[path = "../../tests/support/mod.rs"]
-mod support;
-
 mod peer;
 mod report;
 mod run;

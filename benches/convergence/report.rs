@@ -2,13 +2,12 @@
 //! run's checks.
 
 use std::fmt::Write as _;
-use std::path::Path;
 
 use serde_json::{json, Value};
 
 use super::run::{Measured, Results, Scenario};
-use super::support::process::BINARY;
 use super::Args;
+use testkit::process::binary;
 
 const SCENARIOS: [Scenario; 3] = [Scenario::Cold, Scenario::Drift, Scenario::NoOp];
 
@@ -55,7 +54,7 @@ fn ops(m: &Measured) -> String {
 
 /// The operator binary measured.
 fn operator_binary(args: &Args) -> String {
-    let binary = args.operator_bin.as_deref().unwrap_or(Path::new(BINARY));
+    let binary = args.operator_bin.as_deref().unwrap_or(binary());
     binary.display().to_string()
 }
 

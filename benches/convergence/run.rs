@@ -2,7 +2,6 @@
 //! script peer's on a reset emulator, each measured against the same expected tasks.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
@@ -16,13 +15,13 @@ use swr_sync_operator::emulator::{Emulator, EmulatorHandle};
 use swr_sync_operator::swr::model::{CreateSyncTask, SyncTarget};
 use swr_sync_operator::swr::{SourceRepo, SwrApi};
 
-use super::support::cloud::{self, Admin};
-use super::support::cluster;
-use super::support::fleet::{self, for_each_parallel, Drift, Fleet, Task};
-use super::support::metrics::{apiserver_writes, delta, sum};
-use super::support::operator::{in_sync_now, ACCESS_KEY, SECRET_KEY};
-use super::support::process::{OperatorProcess, BINARY};
 use super::{peer, Args};
+use testkit::cloud::{self, Admin};
+use testkit::cluster;
+use testkit::fleet::{self, for_each_parallel, Drift, Fleet, Task};
+use testkit::metrics::{apiserver_writes, delta, sum};
+use testkit::operator::{in_sync_now, ACCESS_KEY, SECRET_KEY};
+use testkit::process::{binary, OperatorProcess};
 
 /// A scenario of the benchmark.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -278,9 +277,8 @@ impl Bench {
             flags.extend(["--concurrency".to_string(), concurrency.to_string()]);
         }
         let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
-        let binary = self.args.operator_bin.as_deref();
         let mut operator = OperatorProcess::start_in(
-            binary.unwrap_or(Path::new(BINARY)),
+            self.args.operator_bin.as_deref().unwrap_or(binary()),
             "bench-operator",
             &self.ns,
             &self.emulator.endpoint_template(),
@@ -293,7 +291,7 @@ impl Bench {
                 .await
                 .map(|(_, body)| {
                     sum(
-                        &super::support::metrics::parse(&body),
+                        &testkit::metrics::parse(&body),
                         "swr_sync_reconciles_total",
                         &[],
                     )

@@ -15,10 +15,10 @@ use swr_sync_operator::swr::{SourceRepo, SwrApi};
 
 use super::replicas::{retry, Replicas, Scope};
 use super::schedule::{Fault, Schedule};
-use super::support::cloud::{self, Admin};
-use super::support::cluster;
-use super::support::fleet::{self, Fleet, Task};
-use super::support::operator::{in_sync_now, ready_reason, ACCESS_KEY, SECRET_KEY};
+use testkit::cloud::{self, Admin};
+use testkit::cluster;
+use testkit::fleet::{self, Fleet, Task};
+use testkit::operator::{in_sync_now, ready_reason, ACCESS_KEY, SECRET_KEY};
 
 /// The rules of every schedule: 8 rules over 4 repositories, 2 of 3 possible targets each.
 pub const FLEET: Fleet = Fleet {

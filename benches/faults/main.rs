@@ -9,9 +9,6 @@
 //! faults -- ...`). Run by `cargo test` (no `--bench` argument) it is the short version:
 //! one schedule with every kind of fault once; it fails on any violation.
 
-#[path = "../../tests/support/mod.rs"]
-mod support;
-
 mod campaign;
 mod overlap;
 mod replicas;

@@ -21,10 +21,10 @@ use swr_sync_operator::swr::{SourceRepo, SwrApi, SwrClient};
 use super::campaign::{drive, FleetWorld, Outcome};
 use super::replicas::{retry, Replicas, Scope};
 use super::schedule::{Fault, Schedule, Sizes};
-use super::support::cloud::{self, Admin};
-use super::support::cluster;
-use super::support::fleet::{self, Fleet, Task};
-use super::support::operator::{ready_reason, ACCESS_KEY, SECRET_KEY};
+use testkit::cloud::{self, Admin};
+use testkit::cluster;
+use testkit::fleet::{self, Fleet, Task};
+use testkit::operator::{ready_reason, ACCESS_KEY, SECRET_KEY};
 
 /// Repositories and targets the rules share: 4 × 2 = 8 tasks.
 const SHAPE: Fleet = Fleet {

@@ -7,9 +7,9 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 use super::schedule::Fault;
-use super::support::cloud::Admin;
-use super::support::cluster;
-use super::support::process::{OperatorProcess, BINARY};
+use testkit::cloud::Admin;
+use testkit::cluster;
+use testkit::process::{binary, OperatorProcess};
 
 /// Which rules the replicas watch, and where their Lease is.
 pub enum Scope {
@@ -76,7 +76,7 @@ impl Replicas {
             "--shutdown-grace",
             "10s",
         ];
-        let binary = Path::new(BINARY);
+        let binary = binary();
         let replica = match &self.scope {
             Scope::Namespace(ns) => {
                 OperatorProcess::start_in(binary, &name, ns, &self.endpoint, &args)

@@ -1,7 +1,8 @@
 //! The fuzz targets' logic: bytes fed to the operator's cloud error-body and response
 //! parsers, and the invariants the results must keep. The libFuzzer binaries in
-//! `fuzz/fuzz_targets/` and the stable replay test `tests/fuzz_parsers.rs` (which includes
-//! this file with `#[path]`) both call these functions, so both check exactly the same thing.
+//! `fuzz/fuzz_targets/` and the stable replay test `tests/offline/fuzz_parsers.rs` (which
+//! includes this file with `#[path]`) both call these functions, so both check exactly the
+//! same thing.
 
 use std::fmt::Debug;
 use std::time::Duration;

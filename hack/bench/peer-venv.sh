@@ -4,7 +4,7 @@
 # Prints the virtualenv's python.
 set -euo pipefail
 SDK_VERSION=3.1.219   # the SDK version the request vectors in ../shared were captured with
-# SWR for the benchmark's peer; HSS and IAM too for the interop tests (tests/sdk_interop.rs).
+# SWR for the benchmark's peer; HSS and IAM too for the interop tests (tests/offline/sdk_interop.rs).
 exec "$(dirname "$0")/../lib/venv.sh" \
   "${SWR_SYNC_PEER_VENV:-$HOME/.cache/swr-sync-operator/peer-venv-$SDK_VERSION}" \
   huaweicloudsdkswr,huaweicloudsdkhss,huaweicloudsdkiam \

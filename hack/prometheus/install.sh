@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs Debian's `prometheus` package (the Prometheus server 2.42 and `promtool`) when
 # they are not on PATH: the alert rules are checked and unit-tested with promtool, and
-# evaluated by a real Prometheus scraping the operator (tests/monitoring.rs). Idempotent: with
+# evaluated by a real Prometheus scraping the operator (tests/shared_cluster/monitoring.rs). Idempotent: with
 # both present it only checks them. Prints the directory of the two binaries.
 set -euo pipefail
 

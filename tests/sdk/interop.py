@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Drives the emulator with the official Huawei Cloud Python SDKs (SWR, HSS, IAM).
 
-Run by tests/sdk_interop.rs, which starts the emulator, writes a JSON setup on stdin
+Run by tests/offline/sdk_interop.rs, which starts the emulator, writes a JSON setup on stdin
 (endpoint, credentials, mode) and asserts on the JSON this prints: for each case, what the
 SDK returned or raised (status, the SDK's own parsed error_code and error_msg, a few
 fields), and what the admin API shows where a case changes the state. The script only
