@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use futures::future::join_all;
 
 use super::copy_progress::{
-    count, failed_message, failed_notice, progress, repo_of, stamp_if_unset,
+    count, failed_message, failed_notice, key_of, progress, stamp_if_unset,
 };
 use super::events::Notice;
 use super::status::timestamp;
@@ -41,34 +41,32 @@ pub struct CopyPass {
 }
 
 /// Starts copies for `created` tasks, follows the ones in progress, drops those whose task
-/// left the inventory (`tasks`, as described keys). `now` stamps new copies and ends those
-/// past `COPY_DEADLINE`.
+/// left the inventory (`tasks`). `now` stamps new copies and ends those past
+/// `COPY_DEADLINE`.
 pub async fn follow(
     spec: &ImageSyncRuleSpec,
     swr: &SwrClient,
     previous: &[ImageCopy],
     created: &[(TaskKey, Settings)],
-    tasks: &BTreeSet<String>,
+    tasks: &BTreeSet<TaskKey>,
     now: DateTime<Utc>,
 ) -> CopyPass {
-    let mut copies: BTreeMap<String, ImageCopy> = previous
+    let mut copies: BTreeMap<TaskKey, ImageCopy> = previous
         .iter()
-        .filter(|c| tasks.contains(&c.task))
-        .map(|c| (c.task.clone(), c.clone()))
+        .filter_map(|c| key_of(c).map(|key| (key, c.clone())))
+        .filter(|(key, _)| tasks.contains(key))
         .collect();
     for copy in copies.values_mut() {
         stamp_if_unset(copy, now);
     }
     let mut pass = CopyPass::default();
     if spec.existing_images == ExistingImages::SyncOnCreate {
-        for copy in start(swr, created, now, &mut pass.notices).await {
-            copies.insert(copy.task.clone(), copy);
-        }
+        copies.extend(start(swr, created, now, &mut pass.notices).await);
     }
     let repos: BTreeSet<SourceRepo> = copies
-        .values()
-        .filter(|c| c.state == CopyState::Copying)
-        .filter_map(repo_of)
+        .iter()
+        .filter(|(_, c)| c.state == CopyState::Copying)
+        .map(|(key, _)| key.source().clone())
         .collect();
     let listed = join_all(repos.iter().map(|repo| recent_jobs(swr, repo))).await;
     for (repo, jobs) in repos.into_iter().zip(listed) {
@@ -80,8 +78,8 @@ pub async fn follow(
                 continue;
             }
         };
-        for copy in copies.values_mut() {
-            if copy.state == CopyState::Copying && repo_of(copy).as_ref() == Some(&repo) {
+        for (key, copy) in copies.iter_mut() {
+            if copy.state == CopyState::Copying && key.source() == &repo {
                 progress(copy, &jobs, now, &mut pass.notices);
             }
         }
@@ -100,7 +98,7 @@ async fn start(
     created: &[(TaskKey, Settings)],
     now: DateTime<Utc>,
     notices: &mut Vec<Notice>,
-) -> Vec<ImageCopy> {
+) -> Vec<(TaskKey, ImageCopy)> {
     let repos: BTreeSet<SourceRepo> = created.iter().map(|(k, _)| k.source().clone()).collect();
     let listed = join_all(repos.iter().map(|repo| async move {
         let tags = swr
@@ -115,10 +113,13 @@ async fn start(
     let started = created.iter().map(|(key, settings)| {
         let repo = key.source().clone();
         let tags = &tags_of[&repo];
-        start_one(swr, repo, key, *settings, tags, now)
+        async move {
+            let copy = start_one(swr, repo, key, *settings, tags, now).await;
+            copy.map(|copy| (key.clone(), copy))
+        }
     });
-    let copies: Vec<ImageCopy> = join_all(started).await.into_iter().flatten().collect();
-    for copy in copies.iter().filter(|c| c.state == CopyState::Failed) {
+    let copies: Vec<_> = join_all(started).await.into_iter().flatten().collect();
+    for (_, copy) in copies.iter().filter(|(_, c)| c.state == CopyState::Failed) {
         notices.push(failed_notice(copy));
     }
     copies

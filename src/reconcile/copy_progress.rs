@@ -13,7 +13,6 @@ use super::status::timestamp;
 use super::task::TaskKey;
 use crate::api::status::{CopyState, ImageCopy};
 use crate::swr::model::SyncJob;
-use crate::swr::SourceRepo;
 
 /// How long a copy may stay `Copying` before it is marked Failed. SWR records a job for each
 /// tag as it takes the request, and a healthy copy finishes within minutes; a tag with no
@@ -22,9 +21,10 @@ use crate::swr::SourceRepo;
 /// every `POLL`. An hour still leaves room for large images and a busy region's queue.
 pub const COPY_DEADLINE: Duration = Duration::from_secs(60 * 60);
 
-/// The source repository of a copy, read back from its task.
-pub(super) fn repo_of(copy: &ImageCopy) -> Option<SourceRepo> {
-    TaskKey::parse(&copy.task).map(|key| key.source().clone())
+/// The key of a copy's task, read back once from the status line that names it (none for a
+/// line no valid key prints: such a copy belongs to no task of the inventory).
+pub(super) fn key_of(copy: &ImageCopy) -> Option<TaskKey> {
+    TaskKey::parse(&copy.task)
 }
 
 /// A copy in progress without a valid `requested_at` (status of an older version) gets the
@@ -190,6 +190,7 @@ pub(super) fn count(n: usize) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::swr::SourceRepo;
 
     fn job(tag: &str, region: &str, status: &str) -> SyncJob {
         serde_json::from_value(serde_json::json!({
@@ -392,7 +393,7 @@ mod tests {
     fn the_source_repository_is_read_back_from_the_task() {
         let c = copy(&["a"]);
         assert_eq!(
-            repo_of(&c),
+            key_of(&c).map(|key| key.source().clone()),
             Some(SourceRepo::new("cn-north-4", "platform", "nginx").unwrap())
         );
     }

@@ -185,7 +185,7 @@ async fn copy_step(
     report: &mut Report,
 ) {
     let previous = rule.status.as_ref().map(|s| s.existing_images.as_slice());
-    let tasks = report.tasks.keys().map(ToString::to_string).collect();
+    let tasks = report.tasks.keys().cloned().collect();
     let pass = copies::follow(
         &rule.spec,
         swr,
