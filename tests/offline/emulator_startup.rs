@@ -150,7 +150,7 @@ async fn flags_override_the_config_and_are_checked_at_start() {
 
 #[tokio::test]
 async fn the_binary_serves_until_sigterm() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_swr-sync-operator"))
+    let mut child = Command::new(testkit::process::binary())
         .args(["emulator", "--listen", "127.0.0.1:0"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())

@@ -1,7 +1,8 @@
 //! The integration tests that share one real kube-apiserver (started once for this binary
 //! by `testkit::cluster`, or `SWR_TEST_KUBECONFIG`): the operator in-process and as its real
-//! binary, each test in namespaces of its own, with its own emulator, its operators watching
-//! only its namespace or its label, and its Leases there.
+//! binary, each test in namespaces of its own, with its own emulator and its Leases there. Its
+//! operators reconcile only rules of its namespace or its label; a sharded operator's watch
+//! of Secrets spans namespaces, but it releases only Secrets no rule in theirs uses.
 
 mod endpoints;
 mod existing_images;

@@ -6,6 +6,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -21,6 +22,10 @@ use swr_sync_operator::api::ImageSyncRule;
 static OWNED: Mutex<Option<&'static Path>> = Mutex::new(None);
 /// Tests that own a server take turns: the helpers below talk to one server at a time.
 static TURN: Mutex<()> = Mutex::new(());
+/// The server this process's tests share, once one is used.
+static SHARED: OnceLock<PathBuf> = OnceLock::new();
+/// Whether a test of this process ever owned a server: then none may use a shared one.
+static OWNING: AtomicBool = AtomicBool::new(false);
 
 fn locked<T>(mutex: &'static Mutex<T>) -> MutexGuard<'static, T> {
     // A test that panicked while holding the lock leaves nothing half-done behind it.
@@ -33,10 +38,18 @@ fn kubeconfig_path() -> &'static Path {
     if let Some(owned) = *locked(&OWNED) {
         return owned;
     }
-    static SHARED: OnceLock<PathBuf> = OnceLock::new();
+    // A test of a binary whose tests own their servers, talking to the cluster before it
+    // took its own, would otherwise get a shared server no one asked for.
+    assert!(
+        !OWNING.load(Ordering::SeqCst),
+        "this test binary's tests each own an API server: call cluster::own() first"
+    );
     SHARED.get_or_init(|| match std::env::var_os("SWR_TEST_KUBECONFIG") {
         Some(path) => PathBuf::from(path),
-        None => start(&state_dir("shared")),
+        None => start(
+            &state_dir("shared"),
+            "or set SWR_TEST_KUBECONFIG to an existing cluster",
+        ),
     })
 }
 
@@ -52,10 +65,11 @@ fn state_dir(role: &str) -> PathBuf {
     ))
 }
 
-/// Starts a control plane with its state in `state`; returns its admin kubeconfig.
+/// Starts a control plane with its state in `state`; returns its admin kubeconfig. `else_`
+/// completes the failure message with the other way to get a cluster, if there is one.
 // The watchdog process is meant to outlive the test binary, so it is never waited for.
 #[allow(clippy::zombie_processes)]
-fn start(state: &Path) -> PathBuf {
+fn start(state: &Path, else_: &str) -> PathBuf {
     let script = crate::root().join("hack/kube-apiserver/start.sh");
     let started = Instant::now();
     let out = Command::new(&script)
@@ -69,8 +83,8 @@ fn start(state: &Path) -> PathBuf {
         });
     assert!(
         out.status.success(),
-        "starting the test API server failed (run hack/kube-apiserver/install.sh first, or set \
-         SWR_TEST_KUBECONFIG to an existing cluster):\n{}\n{}",
+        "starting the test API server failed (run hack/kube-apiserver/install.sh first{}{else_}):\n{}\n{}",
+        if else_.is_empty() { "" } else { ", " },
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
@@ -109,8 +123,10 @@ fn stop_script() -> PathBuf {
 /// A test's own API server: while it is held, every helper of this module (and so every
 /// `Env`, kubectl call and Helm release) talks to it, and other tests that want one wait
 /// their turn. Dropping it stops the server. Only for binaries whose tests all own one
-/// (`tests/own_cluster`): a test sharing the binary's server would be redirected too.
+/// (`tests/own_cluster`): a test sharing the binary's server would be redirected too, so
+/// both [`own`] and the shared server's first use refuse to mix them.
 /// `SWR_TEST_KUBECONFIG` does not apply: the point is a server no other test touched.
+#[must_use = "the server stops when this is dropped: keep it in a named binding"]
 pub struct OwnServer {
     state: PathBuf,
     _turn: MutexGuard<'static, ()>,
@@ -118,9 +134,14 @@ pub struct OwnServer {
 
 /// Starts an API server of the calling test's own (see [`OwnServer`]).
 pub fn own() -> OwnServer {
+    assert!(
+        SHARED.get().is_none(),
+        "this test binary's tests share an API server: cluster::own() would redirect them"
+    );
+    OWNING.store(true, Ordering::SeqCst);
     let turn = locked(&TURN);
     let state = state_dir("own");
-    let kubeconfig = start(&state);
+    let kubeconfig = start(&state, "");
     *locked(&OWNED) = Some(Box::leak(kubeconfig.into_boxed_path()));
     OwnServer { state, _turn: turn }
 }
