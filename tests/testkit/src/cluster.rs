@@ -48,7 +48,8 @@ fn kubeconfig_path() -> &'static Path {
         Some(path) => PathBuf::from(path),
         None => start(
             &state_dir("shared"),
-            "or set SWR_TEST_KUBECONFIG to an existing cluster",
+            "run hack/kube-apiserver/install.sh first, or set SWR_TEST_KUBECONFIG to an existing \
+             cluster",
         ),
     })
 }
@@ -65,11 +66,11 @@ fn state_dir(role: &str) -> PathBuf {
     ))
 }
 
-/// Starts a control plane with its state in `state`; returns its admin kubeconfig. `else_`
-/// completes the failure message with the other way to get a cluster, if there is one.
+/// Starts a control plane with its state in `state`; returns its admin kubeconfig. A failure
+/// says what went wrong and `remedy`.
 // The watchdog process is meant to outlive the test binary, so it is never waited for.
 #[allow(clippy::zombie_processes)]
-fn start(state: &Path, else_: &str) -> PathBuf {
+fn start(state: &Path, remedy: &str) -> PathBuf {
     let script = crate::root().join("hack/kube-apiserver/start.sh");
     let started = Instant::now();
     let out = Command::new(&script)
@@ -83,8 +84,7 @@ fn start(state: &Path, else_: &str) -> PathBuf {
         });
     assert!(
         out.status.success(),
-        "starting the test API server failed (run hack/kube-apiserver/install.sh first{}{else_}):\n{}\n{}",
-        if else_.is_empty() { "" } else { ", " },
+        "starting the test API server failed ({remedy}):\n{}\n{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
@@ -141,7 +141,7 @@ pub fn own() -> OwnServer {
     OWNING.store(true, Ordering::SeqCst);
     let turn = locked(&TURN);
     let state = state_dir("own");
-    let kubeconfig = start(&state, "");
+    let kubeconfig = start(&state, "run hack/kube-apiserver/install.sh first");
     *locked(&OWNED) = Some(Box::leak(kubeconfig.into_boxed_path()));
     OwnServer { state, _turn: turn }
 }

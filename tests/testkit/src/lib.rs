@@ -24,10 +24,12 @@ use std::process::Command;
 
 /// The repository's root (this crate lives in `tests/testkit`).
 pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .expect("the repository root")
+    let testkit = Path::new(env!("CARGO_MANIFEST_DIR"));
+    testkit
+        .ancestors()
+        .nth(2)
+        .expect("tests/testkit is two levels down")
+        .to_path_buf()
 }
 
 /// Runs an install script of the project (a path under the repository: a cached
