@@ -31,6 +31,23 @@ impl Account {
             secret: secret.to_string(),
         }
     }
+
+    /// The Secret's namespace.
+    pub fn namespace(&self) -> &str {
+        &self.namespace
+    }
+
+    /// The Secret's name.
+    pub fn secret(&self) -> &str {
+        &self.secret
+    }
+
+    /// Whether `rule` acts as this account (without building its account: this runs over
+    /// every cached rule).
+    pub fn is_of(&self, rule: &ImageSyncRule) -> bool {
+        rule.metadata.namespace.as_deref() == Some(self.namespace.as_str())
+            && rule.spec.credentials_secret_ref.name == self.secret
+    }
 }
 
 /// `namespace/secret`, for logs.

@@ -6,7 +6,6 @@ use std::collections::BTreeMap;
 
 use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
-use kube::ResourceExt;
 
 use super::account::Account;
 use super::apply::{apply, fold};
@@ -80,9 +79,7 @@ pub async fn cleanup(rule: &ImageSyncRule, ctx: &Context) -> Result<Action, Erro
         });
     }
     settle(rule, ctx, &before, &report).await;
-    let namespace = rule.namespace().unwrap_or_default();
-    let secret = &rule.spec.credentials_secret_ref.name;
-    release_if_unused(ctx, &namespace, secret, Some(&name_of(rule))).await?;
+    release_if_unused(ctx, &Account::of(rule), Some(&name_of(rule))).await?;
     Ok(Action::await_change())
 }
 

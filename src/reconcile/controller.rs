@@ -17,6 +17,7 @@ use kube::runtime::reflector::{self, ObjectRef};
 use kube::runtime::{watcher, WatchStreamExt};
 use kube::ResourceExt;
 
+use super::account::Account;
 use super::claimants::ClaimantIndex;
 use super::context::{Context, ReconcilerConfig, RuleWatch};
 use super::departures::{self, Departure};
@@ -231,14 +232,11 @@ pub async fn run(
     let controller = Controller::for_stream(trigger, reader)
         .with_config(controller::Config::default().concurrency(config.concurrency))
         .watches_stream(secret_changes, move |secret: PartialObjectMeta<Secret>| {
-            let namespace = secret.namespace();
-            let name = secret.name_any();
+            let account = Account::new(&secret.namespace().unwrap_or_default(), &secret.name_any());
             store
                 .state()
                 .into_iter()
-                .filter(|r| {
-                    r.namespace() == namespace && r.spec.credentials_secret_ref.name == name
-                })
+                .filter(|r| account.is_of(r))
                 .map(|r| ObjectRef::from_obj(&*r))
                 .collect::<Vec<_>>()
         })

@@ -11,6 +11,7 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::core::PartialObjectMeta;
 use kube::ResourceExt;
 
+use super::account::Account;
 use super::context::Context;
 use super::secrets::{release_if_unused, SECRET_FINALIZER};
 use super::standing::name_of;
@@ -24,13 +25,9 @@ use crate::api::ImageSyncRule;
 pub enum Departure {
     /// A rule was deleted (its finalizer is gone).
     Rule(Box<ImageSyncRule>),
-    /// A Secret with the operator's finalizer is being deleted.
-    Secret {
-        /// Namespace.
-        namespace: String,
-        /// Name.
-        name: String,
-    },
+    /// A Secret with the operator's finalizer is being deleted: the credentials of this
+    /// account.
+    Secret(Account),
 }
 
 /// Where the watches report departures.
@@ -39,9 +36,11 @@ pub type Departures = UnboundedSender<Departure>;
 /// The departure a Secret's watch event means, if any.
 pub fn of_secret(secret: &PartialObjectMeta<Secret>) -> Option<Departure> {
     let ours = secret.finalizers().iter().any(|f| f == SECRET_FINALIZER);
-    (ours && secret.metadata.deletion_timestamp.is_some()).then(|| Departure::Secret {
-        namespace: secret.namespace().unwrap_or_default(),
-        name: secret.name_any(),
+    (ours && secret.metadata.deletion_timestamp.is_some()).then(|| {
+        Departure::Secret(Account::new(
+            &secret.namespace().unwrap_or_default(),
+            &secret.name_any(),
+        ))
     })
 }
 
@@ -60,23 +59,19 @@ pub async fn follow(
         return;
     }
     while let Some(departure) = departures.next().await {
-        let (namespace, secret) = match departure {
+        let account = match departure {
             Departure::Rule(rule) => {
                 left(&rule, &ctx);
-                let namespace = rule.namespace().unwrap_or_default();
-                (namespace, rule.spec.credentials_secret_ref.name.clone())
+                Account::of(&rule)
             }
-            Departure::Secret { namespace, name } => (namespace, name),
+            Departure::Secret(account) => account,
         };
-        if let Err(e) = release_if_unused(&ctx, &namespace, &secret, None).await {
-            tracing::warn!(%namespace, secret, error = %e, "releasing the Secret failed; retrying");
+        if let Err(e) = release_if_unused(&ctx, &account, None).await {
+            tracing::warn!(secret = %account, error = %e, "releasing the Secret failed; retrying");
             let again = again.clone();
             tokio::spawn(async move {
                 tokio::time::sleep(RETRY).await;
-                let _ = again.unbounded_send(Departure::Secret {
-                    namespace,
-                    name: secret,
-                });
+                let _ = again.unbounded_send(Departure::Secret(account));
             });
         }
     }

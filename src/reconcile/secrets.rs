@@ -34,23 +34,22 @@ pub async fn credentials(
     ctx: &Context,
     protect: bool,
 ) -> Result<Result<(SwrClient, HssClient), Problem>, Error> {
-    let namespace = rule.namespace().unwrap_or_default();
-    let name = &rule.spec.credentials_secret_ref.name;
-    let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &namespace);
+    let account = Account::of(rule);
+    let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), account.namespace());
     let missing = |message: String| Ok(Err(Problem::stalled(reason::CREDENTIALS_MISSING, message)));
-    let secret = match secrets.get_opt(name).await {
+    let secret = match secrets.get_opt(account.secret()).await {
         Ok(Some(secret)) => secret,
-        Ok(None) => return missing(format!("Secret {namespace}/{name} not found")),
+        Ok(None) => return missing(format!("Secret {account} not found")),
         Err(source) => {
             return Err(Error::GetSecret {
-                name: name.clone(),
+                name: account.secret().to_string(),
                 source,
             })
         }
     };
     let credentials = match Credentials::from_secret(&secret) {
         Ok(credentials) => credentials,
-        Err(e) => return missing(format!("Secret {namespace}/{name}: {e}")),
+        Err(e) => return missing(format!("Secret {account}: {e}")),
     };
     if protect && rule.spec.deletion_policy == DeletionPolicy::Delete {
         // Best effort: a rule that cannot protect its Secret still works (and tries again at
@@ -59,7 +58,7 @@ pub async fn credentials(
             tracing::warn!(error = %e, "protecting the credentials Secret failed; going on without");
         }
     }
-    Ok(Ok(ctx.clients(Account::of(rule), credentials)))
+    Ok(Ok(ctx.clients(account, credentials)))
 }
 
 /// Adds the finalizer, unless it is there or the Secret is already being deleted (the API
@@ -76,19 +75,18 @@ async fn keep(secrets: &Api<Secret>, secret: &Secret) -> Result<(), Error> {
     set_finalizers(secrets, secret, wanted).await
 }
 
-/// Removes the finalizer from `namespace/name` if no rule that deletes its tasks uses the
-/// Secret any more (`leaving`: a rule whose cleanup has just finished, still in the cache).
+/// Removes the finalizer from `account`'s Secret if no rule that deletes its tasks uses it
+/// any more (`leaving`: a rule whose cleanup has just finished, still in the cache).
 /// An operator that watches only the rules a label selector picks asks the API server
 /// before it removes the finalizer: rules another deployment watches may use the Secret.
 pub async fn release_if_unused(
     ctx: &Context,
-    namespace: &str,
-    name: &str,
+    account: &Account,
     leaving: Option<&RuleName>,
 ) -> Result<(), Error> {
+    let (namespace, name) = (account.namespace(), account.secret());
     let uses = |r: &ImageSyncRule| {
-        r.namespace().as_deref() == Some(namespace)
-            && r.spec.credentials_secret_ref.name == name
+        account.is_of(r)
             && r.spec.deletion_policy == DeletionPolicy::Delete
             && r.finalizers().iter().any(|f| f == FINALIZER)
             && Some(&name_of(r)) != leaving
