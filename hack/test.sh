@@ -15,6 +15,6 @@ hack/prometheus/install.sh >/dev/null
 
 cargo fmt --all -- --check
 # No import cycles between the crate's modules (prints them if there are).
-python3 hack/module-graph.py >/dev/null || { python3 hack/module-graph.py; exit 1; }
+graph=$(python3 hack/module-graph.py) || { echo "$graph"; exit 1; }
 cargo clippy --locked --workspace --all-targets -- -D warnings
 cargo test --locked --all-targets "$@"

@@ -14,7 +14,7 @@ use super::copy_progress::{
 };
 use super::events::Notice;
 use super::status::timestamp;
-use super::task::{Settings, TaskKey};
+use super::task::{Settings, Target, TaskKey};
 use crate::api::spec::ExistingImages;
 use crate::api::status::{CopyState, ImageCopy};
 use crate::api::ImageSyncRuleSpec;
@@ -41,20 +41,19 @@ pub struct CopyPass {
 }
 
 /// Starts copies for `created` tasks, follows the ones in progress, drops those whose task
-/// left the inventory (`tasks`). `now` stamps new copies and ends those past
-/// `COPY_DEADLINE`.
+/// left the inventory (`in_inventory` says which stay). `now` stamps new copies and ends
+/// those past `COPY_DEADLINE`.
 pub async fn follow(
     spec: &ImageSyncRuleSpec,
     swr: &SwrClient,
     previous: &[ImageCopy],
     created: &[(TaskKey, Settings)],
-    tasks: &BTreeSet<TaskKey>,
+    in_inventory: impl Fn(&TaskKey) -> bool,
     now: DateTime<Utc>,
 ) -> CopyPass {
     let mut copies: BTreeMap<TaskKey, ImageCopy> = previous
         .iter()
-        .filter_map(|c| key_of(c).map(|key| (key, c.clone())))
-        .filter(|(key, _)| tasks.contains(key))
+        .filter_map(|c| Some((key_of(c).filter(&in_inventory)?, c.clone())))
         .collect();
     for copy in copies.values_mut() {
         stamp_if_unset(copy, now);
@@ -111,10 +110,9 @@ async fn start(
     let tags_of: BTreeMap<SourceRepo, Result<Vec<String>, String>> =
         repos.into_iter().zip(listed).collect();
     let started = created.iter().map(|(key, settings)| {
-        let repo = key.source().clone();
-        let tags = &tags_of[&repo];
+        let tags = &tags_of[key.source()];
         async move {
-            let copy = start_one(swr, repo, key, *settings, tags, now).await;
+            let copy = start_one(swr, key, *settings, tags, now).await;
             copy.map(|copy| (key.clone(), copy))
         }
     });
@@ -129,7 +127,6 @@ async fn start(
 /// task `key`; none when the source has no tags.
 async fn start_one(
     swr: &SwrClient,
-    repo: SourceRepo,
     key: &TaskKey,
     settings: Settings,
     tags: &Result<Vec<String>, String>,
@@ -148,10 +145,17 @@ async fn start_one(
         requested_at: Some(timestamp(now)),
         message: None,
     };
-    let target = (key.target().region(), key.target().organization());
     match tags {
         Ok(tags) if tags.is_empty() => return None,
-        Ok(tags) => match request(swr, &repo, target, settings.override_existing, tags).await {
+        Ok(tags) => match request(
+            swr,
+            key.source(),
+            key.target(),
+            settings.override_existing,
+            tags,
+        )
+        .await
+        {
             Ok(refused) => {
                 copy.tags = tags
                     .iter()
@@ -180,12 +184,11 @@ async fn start_one(
     Some(copy)
 }
 
-/// `sync_images` of every tag to a target (region, organization), `BATCH` at a time;
-/// returns the tags SWR refused.
+/// `sync_images` of every tag to `target`, `BATCH` at a time; returns the tags SWR refused.
 pub(super) async fn request(
     swr: &SwrClient,
     repo: &SourceRepo,
-    (region, organization): (&str, &str),
+    target: &Target,
     override_existing: bool,
     tags: &[String],
 ) -> Result<Vec<String>, String> {
@@ -194,8 +197,8 @@ pub(super) async fn request(
         let sync = ManualSync {
             image_tag: batch.to_vec(),
             override_existing,
-            remote_namespace: organization.to_string(),
-            remote_region_id: region.to_string(),
+            remote_namespace: target.organization().to_string(),
+            remote_region_id: target.region().to_string(),
         };
         let failed = swr
             .sync_images(repo, &sync)

@@ -84,4 +84,11 @@ impl Publisher {
             tracing::warn!(error = %e, reason, "publishing event failed");
         }
     }
+
+    /// Publishes each of a step's `notices` about `rule`, in order.
+    pub async fn publish_all(&self, rule: &ImageSyncRule, notices: Vec<Notice>) {
+        for (type_, reason, note) in notices {
+            self.publish(rule, type_, reason, note).await;
+        }
+    }
 }

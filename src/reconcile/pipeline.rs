@@ -28,8 +28,7 @@ use super::report::{Problem, Report};
 use super::secrets::credentials;
 use super::standing::name_of;
 use super::status::{self, inventory, owned};
-use super::task::Change;
-use super::task::{Settings, TaskKey};
+use super::task::{Change, Settings, TaskKey};
 use super::writes::{announce, write_intent, write_status};
 use super::{copies, scans, verification};
 use crate::api::spec::{FINALIZER, RECONCILE_REQUESTED_AT};
@@ -185,19 +184,16 @@ async fn copy_step(
     report: &mut Report,
 ) {
     let previous = rule.status.as_ref().map(|s| s.existing_images.as_slice());
-    let tasks = report.tasks.keys().cloned().collect();
     let pass = copies::follow(
         &rule.spec,
         swr,
         previous.unwrap_or_default(),
         created,
-        &tasks,
+        |key| report.tasks.contains_key(key),
         chrono::Utc::now(),
     )
     .await;
-    for (type_, reason, note) in pass.notices {
-        ctx.events.publish(rule, type_, reason, note).await;
-    }
+    ctx.events.publish_all(rule, pass.notices).await;
     report.copies = Some(pass.copies);
     report.follow_up_at(pass.due);
 }
@@ -224,9 +220,7 @@ async fn scan_step(
         &status::now(),
     )
     .await;
-    for (type_, reason, note) in pass.notices {
-        ctx.events.publish(rule, type_, reason, note).await;
-    }
+    ctx.events.publish_all(rule, pass.notices).await;
     report.scans = Some(pass.statuses);
     report.follow_up_at(pass.due);
 }
@@ -248,9 +242,7 @@ async fn verify_step(rule: &ImageSyncRule, ctx: &Context, swr: &SwrClient, repor
         grace: ctx.config.verify_grace,
     };
     let pass = verification::run(verification, chrono::Utc::now()).await;
-    for (type_, reason, note) in pass.notices {
-        ctx.events.publish(rule, type_, reason, note).await;
-    }
+    ctx.events.publish_all(rule, pass.notices).await;
     ctx.metrics.verified(
         pass.outcome.as_ref(),
         [pass.requested, pass.succeeded, pass.failed],

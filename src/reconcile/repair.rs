@@ -36,8 +36,7 @@ pub struct Asked {
 pub async fn request(swr: &SwrClient, requests: &[RepairRequest], now: DateTime<Utc>) -> Asked {
     let answers = join_all(requests.iter().map(|r| async move {
         let tags: Vec<String> = r.tags.iter().map(|(t, _)| t.clone()).collect();
-        let target = (r.target.region(), r.target.organization());
-        copies::request(swr, &r.source, target, r.override_existing, &tags).await
+        copies::request(swr, &r.source, &r.target, r.override_existing, &tags).await
     }))
     .await;
     let at = timestamp(now);

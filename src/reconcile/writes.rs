@@ -17,7 +17,7 @@ use crate::api::status::{ready_state, reason, status_value};
 use crate::api::ImageSyncRule;
 
 /// Server-side apply field manager of the status.
-pub const FIELD_MANAGER: &str = "swr-sync-operator";
+const FIELD_MANAGER: &str = "swr-sync-operator";
 
 /// Writes the status a report describes, if it differs from the current one; publishes an
 /// Event when the Ready state changes. Returns whether it wrote.
